@@ -1,16 +1,40 @@
+// Command kubectl-gitops is the kubectl gitops plugin.
 package main
 
 import (
-	_ "github.com/Masterminds/semver/v3"
-	_ "github.com/go-git/go-git/v5"
-	_ "github.com/google/go-containerregistry/pkg/v1/remote"
-	_ "github.com/spf13/cobra"
-	_ "k8s.io/cli-runtime/pkg/genericclioptions"
-	_ "k8s.io/client-go/plugin/pkg/client/auth"
-	_ "k8s.io/kubectl/pkg/cmd/util"
-	_ "sigs.k8s.io/cli-utils/pkg/kstatus/status"
-	_ "sigs.k8s.io/kustomize/api/krusty"
-	_ "sigs.k8s.io/kustomize/kyaml/yaml"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	_ "k8s.io/client-go/plugin/pkg/client/auth" // cloud auth providers of kubeconfigs
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
 )
 
-func main() {}
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := cmd.NewCmdRoot(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}).ExecuteContext(ctx)
+	stop()
+	os.Exit(exitCode(err))
+}
+
+// exitCode prints err and returns the process's exit status.
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var exit *cmdutil.ExitError
+	if errors.As(err, &exit) {
+		if exit.Err != nil {
+			fmt.Fprintln(os.Stderr, "error:", exit.Err)
+		}
+		return exit.Code
+	}
+	fmt.Fprintln(os.Stderr, "error:", err)
+	return 1
+}

@@ -1,0 +1,58 @@
+// Package annotations names the annotations kubectl-gitops reads and writes
+// on objects in git and in the cluster, its own and Flux v1's.
+package annotations
+
+// Prefix is kubectl-gitops' own annotation prefix.
+const Prefix = "kubectl-gitops.dev/"
+
+// Flux v1's prefixes, read so that a Flux v1 repository works unchanged.
+const (
+	FluxPrefix       = "fluxcd.io/"
+	FluxLegacyPrefix = "flux.weave.works/"
+)
+
+// Prune is set to "disabled" on an object to keep it in the cluster when it
+// leaves the repository: it is then released from the sync set instead of
+// being deleted.
+const Prune = Prefix + "prune"
+
+// PruneDisabled is the value of Prune that keeps an object.
+const PruneDisabled = "disabled"
+
+// Ignore "true" makes sync leave an object alone: it is neither applied nor
+// pruned. "sync_only" (Flux v1) applies it but never prunes it.
+const (
+	Ignore         = "ignore"
+	IgnoreTrue     = "true"
+	IgnoreSyncOnly = "sync_only"
+)
+
+// Prefixes lists the prefixes read for policy annotations, own first.
+var prefixes = [...]string{Prefix, FluxPrefix, FluxLegacyPrefix}
+
+// Lookup returns the value of the policy annotation key (such as "ignore")
+// under the first prefix that has it.
+func Lookup(annotations map[string]string, key string) (string, bool) {
+	for _, p := range prefixes {
+		if v, ok := annotations[p+key]; ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// Ignored says whether sync must leave the object alone entirely.
+func Ignored(annotations map[string]string) bool {
+	v, _ := Lookup(annotations, Ignore)
+	return v == IgnoreTrue
+}
+
+// KeepOnPrune says whether the object is to be kept when it leaves the
+// repository.
+func KeepOnPrune(annotations map[string]string) bool {
+	if annotations[Prune] == PruneDisabled {
+		return true
+	}
+	v, _ := Lookup(annotations, Ignore)
+	return v == IgnoreTrue || v == IgnoreSyncOnly
+}

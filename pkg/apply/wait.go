@@ -1,0 +1,102 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+)
+
+// pollInterval is how often wait looks at the objects again.
+const pollInterval = time.Second
+
+// Health is an object's readiness, as kstatus computes it.
+type Health struct {
+	Status  string `json:"status"`
+	Message string `json:"message,omitempty"`
+}
+
+// Ready says whether the object is ready.
+func (h Health) Ready() bool { return h.Status == string(status.CurrentStatus) }
+
+// health reads one object and computes its status.
+func (c *Client) health(ctx context.Context, it *Item) Health {
+	if it.Mapping == nil {
+		return Health{Status: string(status.NotFoundStatus), Message: "its kind is not served yet"}
+	}
+	obj, err := c.resource(it.Mapping, it.ID.Namespace).Get(ctx, it.ID.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return Health{Status: string(status.NotFoundStatus), Message: "not found"}
+	}
+	if err != nil {
+		return Health{Status: string(status.UnknownStatus), Message: err.Error()}
+	}
+	res, err := status.Compute(obj)
+	if err != nil {
+		return Health{Status: string(status.UnknownStatus), Message: err.Error()}
+	}
+	return Health{Status: string(res.Status), Message: res.Message}
+}
+
+// wait polls the items until all are ready or the timeout passes, and
+// returns a line for each item that is not ready then.
+func (r *run) wait(ctx context.Context, items []*Item, timeout time.Duration) ([]string, error) {
+	return r.c.WaitReady(ctx, items, timeout, r.opts.Concurrency)
+}
+
+// WaitReady polls the items until all are ready or the timeout passes, and
+// returns "Kind/namespace/name: status: message" for each one still not ready.
+func (c *Client) WaitReady(ctx context.Context, items []*Item, timeout time.Duration, concurrency int) ([]string, error) {
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	deadline := time.Now().Add(timeout)
+	pending := items
+	last := map[*Item]Health{}
+	for {
+		var mu sync.Mutex
+		var next []*Item
+		var g errgroup.Group
+		g.SetLimit(max(concurrency, 1))
+		for _, it := range pending {
+			g.Go(func() error {
+				h := c.health(ctx, it)
+				mu.Lock()
+				defer mu.Unlock()
+				last[it] = h
+				if !h.Ready() {
+					next = append(next, it)
+				}
+				return nil
+			})
+		}
+		_ = g.Wait()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		pending = next
+		if len(pending) == 0 {
+			return nil, nil
+		}
+		if time.Now().After(deadline) {
+			var out []string
+			for _, it := range pending {
+				h := last[it]
+				out = append(out, fmt.Sprintf("%s: %s: %s", it.ID, h.Status, h.Message))
+			}
+			sort.Strings(out)
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(pollInterval):
+		}
+	}
+}

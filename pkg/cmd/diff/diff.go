@@ -1,0 +1,133 @@
+// Package diff is the diff command: what a sync would change, as a
+// server-side dry run against the live objects.
+package diff
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	kcmdutil "k8s.io/kubectl/pkg/cmd/util"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/apply"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/sync"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
+)
+
+const example = `  # What would a sync of the set web change?
+  kubectl gitops diff --name web --repo https://github.com/example/web.git --path deploy
+
+  # In a script: exit 0 when the cluster matches git, 1 when it differs
+  if ! kubectl gitops diff --name web >/dev/null; then echo "drift"; fi`
+
+// Options are the diff command's options.
+type Options struct {
+	Source         syncflags.Flags
+	Prune          bool
+	ForceConflicts bool
+	Concurrency    int
+	Output         string
+
+	factory kcmdutil.Factory
+	genericiooptions.IOStreams
+}
+
+// NewCmdDiff returns the diff command.
+func NewCmdDiff(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &Options{factory: f, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "diff --name NAME [--repo REPO] [--ref REF] [--path PATH]",
+		Short: "Show what a sync would change: a unified diff per object",
+		Long: `Run a sync as a server-side dry run and show, for each object, the unified
+diff from the live object to what the sync would make of it, then what would
+be created, changed and pruned. Secret values are masked.
+
+Exit status: 0 when nothing would change, 1 when something would, 2 or more
+on error.`,
+		Example: example,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return &cmdutil.ExitError{Code: 2, Err: err}
+			}
+			cmd.SilenceUsage = true
+			return o.Run(cmd.Context())
+		},
+	}
+	o.Source.AddFlags(cmd)
+	sync.AddApplyFlags(cmd, &o.Prune, &o.ForceConflicts, &o.Concurrency)
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml. Default: unified diffs and a summary.")
+	return cmd
+}
+
+// Validate checks the flags.
+func (o *Options) Validate() error {
+	if err := o.Source.Validate(); err != nil {
+		return err
+	}
+	return cmdutil.ValidateOutput(o.Output, "json", "yaml")
+}
+
+// Run diffs. It returns an ExitError with code 1 when something would
+// change, and code 2 on failure.
+func (o *Options) Run(ctx context.Context) error {
+	progress := cmdutil.NewProgress(o.ErrOut)
+	progress.Status("reading the repository and the cluster")
+	p, err := o.Source.Prepare(ctx, o.factory)
+	if err != nil {
+		progress.Done()
+		return &cmdutil.ExitError{Code: 2, Err: err}
+	}
+	progress.Status(fmt.Sprintf("comparing revision %.12s with the cluster", p.Snapshot.Revision))
+	res, err := apply.Sync(ctx, p.Client, p.Set, p.Plan, apply.Options{
+		Diff:           true,
+		ForceConflicts: o.ForceConflicts,
+		Prune:          o.Prune,
+		Concurrency:    o.Concurrency,
+	})
+	progress.Done()
+	if err != nil {
+		return &cmdutil.ExitError{Code: 2, Err: err}
+	}
+	report := sync.Report{Name: o.Source.Name, Repo: p.Source.Repo, Ref: p.Source.Ref, Path: p.Source.Path, Revision: p.Snapshot.Revision, Result: res}
+	if o.Output != "" {
+		if err := cmdutil.PrintObject(o.Out, o.Output, report); err != nil {
+			return &cmdutil.ExitError{Code: 2, Err: err}
+		}
+	} else {
+		printDiff(o.Out, res)
+	}
+	if res.Failed() {
+		return &cmdutil.ExitError{Code: 2, Err: sync.Failure(res)}
+	}
+	if res.Changed() {
+		return &cmdutil.ExitError{Code: 1}
+	}
+	return nil
+}
+
+var verbs = map[apply.Action]string{
+	apply.Created:    "would be created",
+	apply.Configured: "would change",
+	apply.Pruned:     "would be pruned",
+	apply.Kept:       "would be released from the set (kept by its annotation)",
+}
+
+func printDiff(w io.Writer, res *apply.Result) {
+	for _, l := range res.Lines {
+		verb, ok := verbs[l.Action]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(w, "► %s %s\n", l.Object, verb)
+		if l.Message != "" {
+			fmt.Fprintf(w, "  (%s)\n", l.Message)
+		}
+		fmt.Fprint(w, l.Diff)
+	}
+	c := res.Counts
+	fmt.Fprintf(w, "%d to create, %d to change, %d to prune, %d unchanged\n", c.Created, c.Configured, c.Pruned, c.Unchanged)
+}

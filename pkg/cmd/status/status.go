@@ -1,0 +1,137 @@
+// Package status is the status command: a sync set's source, record,
+// history and members with their health.
+package status
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	kcmdutil "k8s.io/kubectl/pkg/cmd/util"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/apply"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/version"
+)
+
+const example = `  # Show the set web: where it syncs from, its last runs, its objects' health
+  kubectl gitops status --name web
+
+  # The same for scripts
+  kubectl gitops status --name web -o json`
+
+// Options are the status command's options.
+type Options struct {
+	Name   string
+	Output string
+
+	factory kcmdutil.Factory
+	genericiooptions.IOStreams
+}
+
+// NewCmdStatus returns the status command.
+func NewCmdStatus(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &Options{factory: f, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:     "status --name NAME",
+		Short:   "Show a sync set's source, last synced revision, history and members' health",
+		Example: example,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			cmd.SilenceUsage = true
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&o.Name, "name", "", "Name of the sync set.")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml.")
+	return cmd
+}
+
+// Validate checks the flags.
+func (o *Options) Validate() error {
+	if err := (&syncflags.Flags{Name: o.Name}).Validate(); err != nil {
+		return err
+	}
+	return cmdutil.ValidateOutput(o.Output, "json", "yaml")
+}
+
+// Status is what -o json prints.
+type Status struct {
+	Name      string          `json:"name"`
+	Namespace string          `json:"namespace"`
+	ID        string          `json:"id"`
+	Record    applyset.Record `json:"record"`
+	Members   []apply.Member  `json:"members"`
+}
+
+// Run shows the status.
+func (o *Options) Run(ctx context.Context) error {
+	client, namespace, err := syncflags.NewClient(o.factory)
+	if err != nil {
+		return err
+	}
+	set, err := applyset.Load(ctx, client.Kube.CoreV1(), o.Name, namespace, version.Version())
+	if err != nil {
+		return err
+	}
+	if !set.Exists {
+		return fmt.Errorf("sync set %q not found in namespace %s (no ConfigMap %s/%s): %w; check --name and -n, or run kubectl gitops sync first", o.Name, namespace, namespace, o.Name, applyset.ErrNotFound)
+	}
+	members, err := client.Members(ctx, set, 8)
+	if err != nil {
+		return err
+	}
+	st := Status{Name: set.Name, Namespace: set.Namespace, ID: set.ID, Record: set.Record, Members: members}
+	if o.Output != "" {
+		return cmdutil.PrintObject(o.Out, o.Output, st)
+	}
+	return print(o.Out, st)
+}
+
+func print(w io.Writer, st Status) error {
+	r := st.Record
+	fmt.Fprintf(w, "Sync set:    %s (configmap %s/%s)\n", st.Name, st.Namespace, st.Name)
+	fmt.Fprintf(w, "Source:      %s", r.Source.Repo)
+	if r.Source.Ref != "" {
+		fmt.Fprintf(w, " ref %s", r.Source.Ref)
+	}
+	if r.Source.Path != "" {
+		fmt.Fprintf(w, " path %s", r.Source.Path)
+	}
+	fmt.Fprintln(w)
+	if r.LastSyncedRevision != "" {
+		fmt.Fprintf(w, "Synced:      %s at %s\n", r.LastSyncedRevision, r.LastSyncedTime.Local().Format(time.RFC3339))
+	} else {
+		fmt.Fprintln(w, "Synced:      never")
+	}
+	if len(r.History) > 0 {
+		fmt.Fprintln(w, "\nHistory:")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  STARTED\tREVISION\tOUTCOME\tCREATED\tCONFIGURED\tUNCHANGED\tPRUNED\tFAILED\tDURATION\tMESSAGE")
+		for _, h := range r.History {
+			c := h.Counts
+			fmt.Fprintf(tw, "  %s\t%.12s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", h.Started.Local().Format(time.RFC3339), h.Revision, h.Outcome,
+				c.Created, c.Configured, c.Unchanged, c.Pruned, c.Failed, h.Duration, h.Message)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "\nMembers (%d):\n", len(st.Members))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  OBJECT\tHEALTH\tMESSAGE")
+	for _, m := range st.Members {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", m.Object, m.Health.Status, m.Health.Message)
+	}
+	return errors.Join(tw.Flush())
+}

@@ -1,0 +1,206 @@
+// Package sync is the sync command: a git commit becomes the state of the
+// cluster.
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	kcmdutil "k8s.io/kubectl/pkg/cmd/util"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/apply"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
+)
+
+const example = `  # Sync the manifests under deploy/ of a remote repository's main branch
+  kubectl gitops sync --name web --repo https://github.com/example/web.git --ref main --path deploy
+
+  # Sync a local repository's committed HEAD, and wait until everything is ready
+  kubectl gitops sync --name web --repo . --path deploy --wait --timeout 5m
+
+  # Sync again from the source the set recorded last time
+  kubectl gitops sync --name web
+
+  # See what would change, without changing anything
+  kubectl gitops sync --name web --dry-run=server`
+
+// Options are the sync command's options.
+type Options struct {
+	Source         syncflags.Flags
+	Prune          bool
+	DryRun         string
+	ForceConflicts bool
+	Wait           bool
+	Timeout        time.Duration
+	Concurrency    int
+	Output         string
+
+	factory kcmdutil.Factory
+	genericiooptions.IOStreams
+}
+
+// NewCmdSync returns the sync command.
+func NewCmdSync(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &Options{factory: f, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "sync --name NAME [--repo REPO] [--ref REF] [--path PATH]",
+		Short: "Apply a git commit to the cluster, pruning what left the repository",
+		Long: `Render the manifests of one commit and make them the state of the cluster:
+server-side apply in stages (namespaces and CRDs, cluster and RBAC, configuration,
+workloads, custom resources), pruning of the set's objects that left the
+repository (a kubectl ApplySet), and a record of the run in the set's parent.
+
+Only committed files are read. Nothing is applied when any manifest is invalid.`,
+		Example: example,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			cmd.SilenceUsage = true
+			return o.Run(cmd.Context())
+		},
+	}
+	o.Source.AddFlags(cmd)
+	AddApplyFlags(cmd, &o.Prune, &o.ForceConflicts, &o.Concurrency)
+	cmd.Flags().StringVar(&o.DryRun, "dry-run", "none", `"server" sends every change as a server-side dry run and changes nothing; "none" applies.`)
+	cmd.Flags().Lookup("dry-run").NoOptDefVal = "server"
+	cmd.Flags().BoolVar(&o.Wait, "wait", false, "Wait until what was applied is ready (rolled out, complete, established).")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 5*time.Minute, "How long --wait waits.")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml. Default: a line per object and a summary.")
+	return cmd
+}
+
+// AddApplyFlags registers the flags sync and diff share.
+func AddApplyFlags(cmd *cobra.Command, prune, force *bool, concurrency *int) {
+	cmd.Flags().BoolVar(prune, "prune", true, "Delete the set's objects that are no longer in the repository.")
+	cmd.Flags().BoolVar(force, "force-conflicts", false, "Take over fields that other field managers own.")
+	cmd.Flags().IntVar(concurrency, "concurrency", 16, "Requests in flight at once within a stage.")
+}
+
+// Validate checks the flags.
+func (o *Options) Validate() error {
+	if err := o.Source.Validate(); err != nil {
+		return err
+	}
+	if o.DryRun != "none" && o.DryRun != "server" {
+		return fmt.Errorf("--dry-run=%q is not supported: use --dry-run=server (a client-side dry run cannot validate against the cluster)", o.DryRun)
+	}
+	if o.Concurrency < 1 {
+		return errors.New("--concurrency must be at least 1")
+	}
+	return cmdutil.ValidateOutput(o.Output, "json", "yaml")
+}
+
+// Report is what -o json prints.
+type Report struct {
+	Name     string `json:"name"`
+	Repo     string `json:"repo"`
+	Ref      string `json:"ref,omitempty"`
+	Path     string `json:"path,omitempty"`
+	Revision string `json:"revision"`
+	*apply.Result
+}
+
+// Run syncs.
+func (o *Options) Run(ctx context.Context) error {
+	progress := cmdutil.NewProgress(o.ErrOut)
+	progress.Status("reading the repository and the cluster")
+	p, err := o.Source.Prepare(ctx, o.factory)
+	if err != nil {
+		progress.Done()
+		return err
+	}
+	progress.Status(fmt.Sprintf("applying revision %s: %d objects", p.Snapshot.Revision, len(p.Plan.Items)))
+	total := len(p.Plan.Items)
+	done := 0
+	res, err := apply.Sync(ctx, p.Client, p.Set, p.Plan, apply.Options{
+		ForceConflicts: o.ForceConflicts,
+		DryRun:         o.DryRun == "server",
+		Prune:          o.Prune,
+		Wait:           o.Wait,
+		Timeout:        o.Timeout,
+		Concurrency:    o.Concurrency,
+		Revision:       p.Snapshot.Revision,
+		Source:         p.Source,
+		OnLine: func(apply.Line) {
+			done++
+			progress.Status(fmt.Sprintf("applying revision %.12s: %d/%d", p.Snapshot.Revision, done, total))
+		},
+	})
+	progress.Done()
+	if err != nil {
+		return err
+	}
+	report := Report{Name: o.Source.Name, Repo: p.Source.Repo, Ref: p.Source.Ref, Path: p.Source.Path, Revision: p.Snapshot.Revision, Result: res}
+	if o.Output != "" {
+		if err := cmdutil.PrintObject(o.Out, o.Output, report); err != nil {
+			return err
+		}
+	} else {
+		PrintLines(o.Out, res)
+		PrintSummary(o.Out, report)
+	}
+	if res.Failed() {
+		return Failure(res)
+	}
+	return nil
+}
+
+// Failure is the error for a run in which objects failed or did not become
+// ready; the lines above it say which.
+func Failure(res *apply.Result) error {
+	var errs []error
+	for _, l := range res.Lines {
+		if l.Action == apply.Failed {
+			errs = append(errs, fmt.Errorf("%s (%s): %s", l.Object, l.Origin, l.Message))
+		}
+	}
+	for _, n := range res.NotReady {
+		errs = append(errs, fmt.Errorf("not ready: %s", n))
+	}
+	what := "the revision was not recorded as synced"
+	if res.DryRun {
+		what = "nothing was changed (dry run)"
+	}
+	return fmt.Errorf("%w\n%d object(s) failed, %d not ready; %s", errors.Join(errs...), res.Counts.Failed, len(res.NotReady), what)
+}
+
+// PrintLines writes a line per object.
+func PrintLines(w io.Writer, res *apply.Result) {
+	suffix := ""
+	if res.DryRun {
+		suffix = " (server dry run)"
+	}
+	for _, l := range res.Lines {
+		msg := ""
+		if l.Message != "" && l.Action != apply.Failed {
+			msg = " (" + l.Message + ")"
+		}
+		if l.Action == apply.Failed {
+			msg = ": " + l.Message
+		}
+		fmt.Fprintf(w, "%s %s%s%s\n", l.Object, l.Action, suffix, msg)
+	}
+}
+
+// PrintSummary writes the closing line.
+func PrintSummary(w io.Writer, r Report) {
+	c := r.Counts
+	verb := "synced"
+	if r.DryRun {
+		verb = "dry run of"
+	}
+	ref := r.Ref
+	if ref == "" {
+		ref = "HEAD"
+	}
+	fmt.Fprintf(w, "%s %s@%s (%s) to sync set %s: %d created, %d configured, %d unchanged, %d pruned, %d failed in %s\n",
+		verb, ref, r.Revision, r.Repo, r.Name, c.Created, c.Configured, c.Unchanged, c.Pruned, c.Failed, r.Duration.Round(time.Millisecond))
+}

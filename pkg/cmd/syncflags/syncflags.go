@@ -1,0 +1,194 @@
+// Package syncflags holds the flags that name a sync set and its source, as
+// sync, diff and status take them, and turns them into a ready plan.
+package syncflags
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/apply"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/source"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/version"
+)
+
+// PasswordEnv is the environment variable read for the HTTPS password or token.
+const PasswordEnv = "KUBECTL_GITOPS_GIT_PASSWORD"
+
+// Flags name a sync set and where its manifests come from.
+type Flags struct {
+	Name string
+	Repo string
+	Ref  string
+	Path string
+
+	GitUsername           string
+	GitPasswordFile       string
+	SSHKeyFile            string
+	KnownHostsFile        string
+	InsecureIgnoreHostKey bool
+	InsecureSkipTLSVerify bool
+
+	cmd *cobra.Command
+}
+
+// AddFlags registers the flags on a command.
+func (f *Flags) AddFlags(cmd *cobra.Command) {
+	f.cmd = cmd
+	fs := cmd.Flags()
+	fs.StringVar(&f.Name, "name", "", "Name of the sync set: its parent ConfigMap in the default namespace records the set's members and history.")
+	fs.StringVar(&f.Repo, "repo", "", "Git repository: a local path, or a URL (https://, ssh://, git@host:org/repo.git, file://). Defaults to the repository of the set's last sync.")
+	fs.StringVar(&f.Ref, "ref", "", "Branch, tag or commit to sync. Defaults to HEAD (the remote's default branch).")
+	fs.StringVar(&f.Path, "path", "", "Directory inside the repository holding the manifests. Defaults to the repository's top.")
+	fs.StringVar(&f.GitUsername, "git-username", "", "User name for HTTPS git remotes (the password or token is read from $"+PasswordEnv+" or --git-password-file).")
+	fs.StringVar(&f.GitPasswordFile, "git-password-file", "", "File holding the password or token for HTTPS git remotes.")
+	fs.StringVar(&f.SSHKeyFile, "ssh-key", "", "Private key for SSH git remotes. Defaults to the SSH agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa.")
+	fs.StringVar(&f.KnownHostsFile, "known-hosts", "", "known_hosts file used to check SSH host keys. Defaults to ~/.ssh/known_hosts.")
+	fs.BoolVar(&f.InsecureIgnoreHostKey, "insecure-ignore-host-key", false, "Do not check SSH host keys (unsafe).")
+	fs.BoolVar(&f.InsecureSkipTLSVerify, "git-insecure-skip-tls-verify", false, "Do not verify the TLS certificate of HTTPS git remotes (unsafe).")
+}
+
+// Validate checks the flags that can be checked without a cluster.
+func (f *Flags) Validate() error {
+	if f.Name == "" {
+		return errors.New("--name is required: it names the sync set (its parent ConfigMap)")
+	}
+	if errs := validation.IsDNS1123Subdomain(f.Name); len(errs) > 0 {
+		return fmt.Errorf("--name %q is not a valid ConfigMap name: %s", f.Name, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Spec returns the source spec from the flags, with the source the set
+// recorded filling in what the flags leave out: without --repo, the recorded
+// repository, ref and path are used where --ref and --path are not given.
+func (f *Flags) Spec(recorded applyset.Source) (source.Spec, applyset.Source, error) {
+	src := applyset.Source{Repo: f.Repo, Ref: f.Ref, Path: f.Path}
+	if f.Repo == "" {
+		if recorded.Repo == "" {
+			return source.Spec{}, src, fmt.Errorf("--repo is required: sync set %q has no recorded source yet", f.Name)
+		}
+		src.Repo = recorded.Repo
+		if !f.changed("ref") {
+			src.Ref = recorded.Ref
+		}
+		if !f.changed("path") {
+			src.Path = recorded.Path
+		}
+	}
+	auth := source.Auth{
+		Username:              f.GitUsername,
+		Password:              os.Getenv(PasswordEnv),
+		SSHKeyFile:            f.SSHKeyFile,
+		KnownHostsFile:        f.KnownHostsFile,
+		InsecureIgnoreHostKey: f.InsecureIgnoreHostKey,
+		InsecureSkipTLSVerify: f.InsecureSkipTLSVerify,
+	}
+	if f.GitPasswordFile != "" {
+		b, err := os.ReadFile(f.GitPasswordFile)
+		if err != nil {
+			return source.Spec{}, src, fmt.Errorf("--git-password-file: %w", err)
+		}
+		auth.Password = strings.TrimSpace(string(b))
+	}
+	src.Repo = source.Redact(src.Repo)
+	spec := source.Spec{Repo: src.Repo, Ref: src.Ref, Auth: auth}
+	if f.Repo != "" {
+		spec.Repo = f.Repo // may carry credentials; never recorded
+	}
+	return spec, src, nil
+}
+
+func (f *Flags) changed(name string) bool {
+	return f.cmd != nil && f.cmd.Flags().Changed(name)
+}
+
+// Prepared is everything a run needs: the commit, the plan, the set and the
+// client.
+type Prepared struct {
+	Snapshot  *source.Snapshot
+	Source    applyset.Source
+	Set       *applyset.Set
+	Plan      *apply.Plan
+	Client    *apply.Client
+	Namespace string
+}
+
+// Prepare reads the set's parent, opens the source at its commit, renders
+// the manifests and checks them into a plan. Nothing is written.
+func (f *Flags) Prepare(ctx context.Context, factory cmdutil.Factory) (*Prepared, error) {
+	p := &Prepared{}
+	client, namespace, err := NewClient(factory)
+	if err != nil {
+		return nil, err
+	}
+	p.Client, p.Namespace = client, namespace
+	set, err := applyset.Load(ctx, client.Kube.CoreV1(), f.Name, namespace, version.Version())
+	if err != nil {
+		return nil, err
+	}
+	p.Set = set
+	spec, src, err := f.Spec(set.Record.Source)
+	if err != nil {
+		return nil, err
+	}
+	p.Source = src
+	snap, err := source.Open(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	p.Snapshot = snap
+	dir := strings.Trim(src.Path, "/")
+	if dir == "" {
+		dir = "."
+	}
+	objects, err := render.Render(ctx, snap.FS, dir)
+	if err != nil {
+		return nil, fmt.Errorf("revision %s of %s: %w", short(snap.Revision), src.Repo, err)
+	}
+	plan, err := apply.NewPlan(objects, client.Mapper, apply.PlanOptions{DefaultNamespace: namespace, SetID: set.ID})
+	if err != nil {
+		return nil, fmt.Errorf("revision %s of %s: %w", short(snap.Revision), src.Repo, err)
+	}
+	p.Plan = plan
+	return p, nil
+}
+
+// NewClient builds the engine's client and finds the default namespace from
+// the kubeconfig flags.
+func NewClient(factory cmdutil.Factory) (*apply.Client, string, error) {
+	namespace, _, err := factory.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return nil, "", fmt.Errorf("reading the default namespace from the kubeconfig: %w", err)
+	}
+	cfg, err := factory.ToRESTConfig()
+	if err != nil {
+		return nil, "", fmt.Errorf("reading the kubeconfig: %w", err)
+	}
+	cfg.Timeout = 2 * time.Minute
+	mapper, err := factory.ToRESTMapper()
+	if err != nil {
+		return nil, "", fmt.Errorf("discovering the cluster's kinds: %w", err)
+	}
+	client, err := apply.NewClient(cfg, mapper)
+	if err != nil {
+		return nil, "", err
+	}
+	return client, namespace, nil
+}
+
+func short(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return rev
+}
