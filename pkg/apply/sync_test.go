@@ -333,7 +333,7 @@ spec:
 	for i, l := range res.Lines {
 		order[l.Object.Kind] = i
 	}
-	if !(order["Namespace"] < order["ConfigMap"] && order["CustomResourceDefinition"] < order["Widget"]) {
+	if order["Namespace"] > order["ConfigMap"] || order["CustomResourceDefinition"] > order["Widget"] {
 		t.Fatalf("order %v: namespaces and CRDs must come first", order)
 	}
 

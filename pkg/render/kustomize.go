@@ -19,17 +19,17 @@ func (r *renderer) kustomize(dir, file string) {
 		r.mem, r.memErr = copyToMemory(r.fsys)
 	}
 	if r.memErr != nil {
-		r.fail(origin, 0, fmt.Errorf("kustomize: copying the tree: %w", r.memErr))
+		r.fail(origin, fmt.Errorf("kustomize: copying the tree: %w", r.memErr))
 		return
 	}
 	m, err := krusty.MakeKustomizer(kustomizeOptions()).Run(r.mem, path.Join("/", dir))
 	if err != nil {
-		r.fail(origin, 0, fmt.Errorf("kustomize: %w", err))
+		r.fail(origin, fmt.Errorf("kustomize: %w", err))
 		return
 	}
 	out, err := m.AsYaml()
 	if err != nil {
-		r.fail(origin, 0, fmt.Errorf("kustomize: %w", err))
+		r.fail(origin, fmt.Errorf("kustomize: %w", err))
 		return
 	}
 	// kubectl's -k decodes the YAML output the same way as -f decodes files.

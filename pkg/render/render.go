@@ -105,8 +105,9 @@ type renderer struct {
 	memErr error
 }
 
-func (r *renderer) fail(file string, line int, err error) {
-	r.errs = append(r.errs, &Error{Origin: Origin{File: file, Line: line}, Err: err})
+// fail records a problem with a whole file or directory.
+func (r *renderer) fail(file string, err error) {
+	r.errs = append(r.errs, &Error{Origin: Origin{File: file}, Err: err})
 }
 
 // walk renders the directory dir. It returns an error only when the context
@@ -117,7 +118,7 @@ func (r *renderer) walk(dir string) error {
 	}
 	entries, err := fs.ReadDir(r.fsys, dir)
 	if err != nil {
-		r.fail(dir, 0, err)
+		r.fail(dir, err)
 		return nil
 	}
 	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
@@ -149,12 +150,12 @@ func (r *renderer) walk(dir string) error {
 		if !e.Type().IsRegular() {
 			// A git tree may hold symbolic links; following them could
 			// leave the tree, so say so rather than skip a manifest silently.
-			r.fail(p, 0, errors.New("not a regular file (symbolic links are not followed)"))
+			r.fail(p, errors.New("not a regular file (symbolic links are not followed)"))
 			continue
 		}
 		data, err := fs.ReadFile(r.fsys, p)
 		if err != nil {
-			r.fail(p, 0, err)
+			r.fail(p, err)
 			continue
 		}
 		objs, errs := decodeFile(p, data, true)

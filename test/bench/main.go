@@ -56,13 +56,13 @@ func run(plugin string, n, workers int) error {
 	if err != nil {
 		return err
 	}
-	defer c.Stop()
+	defer func() { _ = c.Stop() }()
 
 	dir, err := os.MkdirTemp("", "gitops-bench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	repo := filepath.Join(dir, "repo")
 	if err := writeRepo(repo, n); err != nil {
 		return err
