@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -100,10 +101,11 @@ func (f *Flags) Spec(recorded applyset.Source) (source.Spec, applyset.Source, er
 		}
 		auth.Password = strings.TrimSpace(string(b))
 	}
-	src.Repo = source.Redact(src.Repo)
 	spec := source.Spec{Repo: src.Repo, Ref: src.Ref, Auth: auth}
-	if f.Repo != "" {
-		spec.Repo = f.Repo // may carry credentials; never recorded
+	if source.IsRemote(src.Repo) {
+		src.Repo = source.Redact(src.Repo) // the spec may carry credentials; the record never does
+	} else if abs, err := filepath.Abs(src.Repo); err == nil {
+		src.Repo, spec.Repo = abs, abs // a later sync from elsewhere finds it
 	}
 	return spec, src, nil
 }
