@@ -1,6 +1,7 @@
 package apply_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -450,4 +451,35 @@ spec:
       - name: app
         image: example.com/app:1.0.0
 `
+}
+
+func TestInterruptedRunLosesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.sync(map[string]string{"a.yaml": configMap("a", nil)}, apply.Options{Prune: true})
+
+	// A run that brings a new kind is killed right after its first apply.
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	p, err := e.plan(map[string]string{"a.yaml": configMap("a", nil), "s.yaml": secret("s", "x"), "z.yaml": configMap("z", nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = apply.Sync(ctx, e.client, e.load(), p, apply.Options{Prune: true, Concurrency: 1, Revision: "killed",
+		OnLine: func(l apply.Line) {
+			if l.Object.Kind == "Secret" {
+				cancel()
+			}
+		}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want the run cancelled", err)
+	}
+	if _, err := e.kube.CoreV1().Secrets(e.ns).Get(e.ctx, "s", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the secret was not applied before the interruption: %v", err)
+	}
+	// The parent was widened before applying, so the next run finds the
+	// secret and prunes it.
+	res := e.sync(map[string]string{"a.yaml": configMap("a", nil)}, apply.Options{Prune: true})
+	if got := actions(res)["Secret/"+e.ns+"/s"]; got != apply.Pruned {
+		t.Fatalf("secret after the interrupted run: %q, want pruned (%v)", got, actions(res))
+	}
 }

@@ -232,3 +232,13 @@ func TestOutputGoesToStdoutAndProgressStaysOffPipes(t *testing.T) {
 		t.Fatalf("progress escapes on a pipe: %q", r.stderr)
 	}
 }
+
+func TestObjectFailuresExitNonZero(t *testing.T) {
+	ns := namespace(t)
+	bad := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\nunknownField: x\n"
+	repo := newRepo(t, map[string]string{"bad.yaml": bad, "good.yaml": configMap("good", "x")})
+	r := kubectl(t, "gitops", "sync", "--name", "set", "--repo", repo.dir, "-n", ns)
+	if r.code != 1 || !strings.Contains(r.stdout, "ConfigMap/"+ns+"/bad failed") || !strings.Contains(r.stderr, "unknownField") || !strings.Contains(r.stderr, "not recorded as synced") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
