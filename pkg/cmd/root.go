@@ -7,6 +7,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	kcmdutil "k8s.io/kubectl/pkg/cmd/util"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/diff"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/status"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/sync"
@@ -38,6 +39,12 @@ of each sync in the cluster. Nothing runs inside the cluster.`,
 		status.NewCmdStatus(f, streams),
 		version.NewCmdVersion(streams),
 	)
+	for _, c := range cmd.Commands() {
+		if c.Flags().Lookup("name") != nil {
+			_ = c.RegisterFlagCompletionFunc("name", completion.SetNames(f))
+		}
+	}
+	completion.AddKubectlCompletion(cmd, streams)
 	for _, c := range cmd.Commands() {
 		c.SetOut(streams.Out)
 		c.SetErr(streams.ErrOut)

@@ -72,7 +72,7 @@ func run(m *testing.M) int {
 
 // linkKubectl puts kubectl and git in the isolated PATH.
 func linkKubectl() error {
-	for _, name := range []string{"kubectl", "git"} {
+	for _, name := range []string{"kubectl", "git", "sh"} {
 		p, err := exec.LookPath(name)
 		if err != nil && name == "kubectl" {
 			p = filepath.Join(os.Getenv(cluster.EnvTestbin), "bin", "kubectl")

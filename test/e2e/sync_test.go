@@ -242,3 +242,18 @@ func TestObjectFailuresExitNonZero(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+func TestKubectlCompletesThePlugin(t *testing.T) {
+	ns := namespace(t)
+	mustKubectl(t, "gitops", "completion", "kubectl", "--dir", binDir)
+	r := mustKubectl(t, "__complete", "gitops", "sy")
+	if !strings.Contains(r.stdout, "sync") {
+		t.Fatalf("kubectl __complete gitops sy:\n%s%s", r.stdout, r.stderr)
+	}
+	repo := newRepo(t, map[string]string{"a.yaml": configMap("a", "one")})
+	mustKubectl(t, "gitops", "sync", "--name", "completed-set", "--repo", repo.dir, "-n", ns)
+	r = mustKubectl(t, "__complete", "gitops", "status", "-n", ns, "--name", "")
+	if !strings.Contains(r.stdout, "completed-set") {
+		t.Fatalf("sync set names are not completed:\n%s%s", r.stdout, r.stderr)
+	}
+}

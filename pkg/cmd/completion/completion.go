@@ -1,0 +1,99 @@
+// Package completion adds to cobra's completion command the script that lets
+// kubectl itself complete `kubectl gitops <TAB>`, and completes sync set
+// names from the cluster.
+package completion
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	kcmdutil "k8s.io/kubectl/pkg/cmd/util"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
+)
+
+// ScriptName is the executable kubectl runs to complete `kubectl gitops`.
+const ScriptName = "kubectl_complete-gitops"
+
+// Script is its content.
+const Script = "#!/usr/bin/env sh\n# kubectl runs this to complete `kubectl gitops ...`.\nexec kubectl-gitops __complete \"$@\"\n"
+
+// AddKubectlCompletion adds `completion kubectl` to the root's completion
+// command, creating that command if cobra has not yet.
+func AddKubectlCompletion(root *cobra.Command, streams genericiooptions.IOStreams) {
+	root.InitDefaultCompletionCmd()
+	var completionCmd *cobra.Command
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			completionCmd = c
+		}
+	}
+	if completionCmd == nil {
+		return
+	}
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "kubectl [--dir DIR]",
+		Short: "Install " + ScriptName + ", so that kubectl completes `kubectl gitops <TAB>`",
+		Long: `kubectl completes the arguments of a plugin by running an executable named
+kubectl_complete-<plugin> from PATH. This writes that script next to
+kubectl-gitops (or into --dir), so that with kubectl's own shell completion
+loaded, ` + "`kubectl gitops <TAB>`" + ` completes commands, flags and sync set names.
+Release archives and make install include the script already; after
+kubectl krew install gitops, run this once.`,
+		Example: `  kubectl gitops completion kubectl
+  kubectl gitops completion kubectl --dir ~/.local/bin`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				p, err := exec.LookPath("kubectl-gitops")
+				if err != nil {
+					return errors.New("kubectl-gitops is not on PATH: pass --dir with a directory on PATH")
+				}
+				dir = filepath.Dir(p)
+			}
+			path := filepath.Join(dir, ScriptName)
+			if err := os.WriteFile(path, []byte(Script), 0o755); err != nil {
+				return fmt.Errorf("writing %s: %w", path, err)
+			}
+			fmt.Fprintf(streams.ErrOut, "wrote %s\n", path)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "Directory to write the script into; default: the one holding kubectl-gitops on PATH.")
+	completionCmd.AddCommand(cmd)
+}
+
+// SetNames completes a flag with the names of the sync sets in the default
+// namespace: ConfigMaps that are ApplySet parents of kubectl-gitops.
+func SetNames(f kcmdutil.Factory) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		namespace, _, err := f.ToRawKubeConfigLoader().Namespace()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		client, err := f.KubernetesClientSet()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		list, err := client.CoreV1().ConfigMaps(namespace).List(cmd.Context(), metav1.ListOptions{LabelSelector: applyset.LabelID})
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var names []cobra.Completion
+		for _, cm := range list.Items {
+			tool, _, _ := strings.Cut(cm.Annotations[applyset.AnnotationTooling], "/")
+			if tool == applyset.ToolingName && strings.HasPrefix(cm.Name, toComplete) {
+				names = append(names, cm.Name)
+			}
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}
