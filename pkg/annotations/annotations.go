@@ -56,3 +56,24 @@ func KeepOnPrune(annotations map[string]string) bool {
 	v, _ := Lookup(annotations, Ignore)
 	return v == IgnoreTrue || v == IgnoreSyncOnly
 }
+
+// Policy annotations of a workload (on its metadata.annotations, not its pod
+// template), read under any of the prefixes as Lookup does. Only the exact
+// value "true" turns Automated or Locked on.
+const (
+	// Automated "true": new images allowed by the tag filters are released
+	// without being asked.
+	Automated = "automated"
+	// Locked "true": no image of the workload is changed, by hand or
+	// automation; LockedUser and LockedMsg say who locked it and why.
+	Locked     = "locked"
+	LockedUser = "locked_user"
+	LockedMsg  = "locked_msg"
+	// TagPrefix followed by a container name holds the pattern of image
+	// tags allowed for that container, such as "semver:~1.2".
+	TagPrefix = "tag."
+)
+
+// FluxFilterPrefix followed by a container name is Flux v1's other spelling
+// of the tag filter fluxcd.io/tag.<container>.
+const FluxFilterPrefix = "filter.fluxcd.io/"

@@ -1,0 +1,503 @@
+package workload
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/setters"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/workload/golden")
+
+const testdata = "../../testdata/workload"
+
+func readInput(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(testdata, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func assertGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	file := filepath.Join(testdata, "golden", name+".yaml")
+	if *update {
+		if err := os.WriteFile(file, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run the test with -update to write it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+			A: difflib.SplitLines(string(want)), B: difflib.SplitLines(string(got)),
+			FromFile: file, ToFile: "got", Context: 2,
+		})
+		t.Errorf("output differs from %s:\n%s", file, diff)
+	}
+}
+
+// treeFS is the testdata inputs as a tree, under "repo/".
+func treeFS(t *testing.T) fstest.MapFS {
+	t.Helper()
+	entries, err := os.ReadDir(testdata)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := fstest.MapFS{}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
+			continue
+		}
+		fsys["repo/"+e.Name()] = &fstest.MapFile{Data: readInput(t, e.Name())}
+	}
+	return fsys
+}
+
+// describe writes a workload on one line, with its containers.
+func describe(w Workload) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", w.Origin(), w.ID)
+	if w.Doc != 0 {
+		fmt.Fprintf(&b, " doc=%d", w.Doc)
+	}
+	if w.Path != nil {
+		fmt.Fprintf(&b, " at=%s", strings.Join(w.Path, "."))
+	}
+	for _, c := range w.Containers {
+		init := ""
+		if c.Init {
+			init = " (init)"
+		}
+		fmt.Fprintf(&b, " | %s=%s%s", c.Name, c.Image, init)
+	}
+	return b.String()
+}
+
+func findOne(t *testing.T, file string, src []byte, id string) Workload {
+	t.Helper()
+	ws, err := parseFile(file, src, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ParseID(id, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ws {
+		if w.ID == want {
+			return w
+		}
+	}
+	t.Fatalf("no workload %s in %s", id, file)
+	return Workload{}
+}
+
+func TestFindTestdata(t *testing.T) {
+	ws, err := Find(treeFS(t), "repo", "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range ws {
+		got = append(got, describe(w))
+	}
+	want := []string{
+		"repo/cronjob.yaml:1 ops:cronjob/backup | backup=backup:3.2",
+		"repo/deployments.yaml:2 shop:deployment/web | web=registry.example.com/shop/web:1.4.0 | envoy=envoyproxy/envoy:v1.30.1 | migrate=registry.example.com/shop/migrate:1.4.0 (init)",
+		"repo/deployments.yaml:28 default:statefulset/db doc=2 | postgres=postgres:16.2",
+		"repo/flow.yaml:1 shop:deployment/api | api=api:3.1 | log=fluent/fluent-bit:3.0",
+		"repo/flow.yaml:9 default:replicaset/rs doc=1 | app=app:1",
+		"repo/flux-v1.yaml:1 shop:deployment/api | api=registry.example.com/shop/api:2.0.3 | cache=redis:7.2",
+		"repo/flux-v1.yaml:18 monitoring:daemonset/agent doc=1 | agent=agent:1.9",
+		"repo/job-indent4.yaml:1 shop:job/migrate | migrate=migrate:2",
+		"repo/list.yaml:4 one:deployment/a at=items.0 | a=a:1",
+		"repo/list.yaml:15 default:cronjob/nightly at=items.1 | report=reporter:0.9 | wait=busybox:1.36 (init)",
+		"repo/pod-crlf.yaml:1 default:pod/debug | shell=busybox:1.36",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// Each container's target holds its image.
+	for _, w := range ws {
+		src := readInput(t, strings.TrimPrefix(w.File, "repo/"))
+		for _, c := range w.Containers {
+			v, ok, err := setters.Lookup(src, c.Target)
+			if err != nil || !ok || v != c.Image {
+				t.Errorf("%s %s: target %s holds %q, %v, %v; want %q", w.ID, c.Name, c.Target, v, ok, err, c.Image)
+			}
+		}
+	}
+}
+
+func TestFindTree(t *testing.T) {
+	deploy := func(name string) *fstest.MapFile {
+		return &fstest.MapFile{Data: []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name + "\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: " + name + ":1\n")}
+	}
+	fsys := fstest.MapFS{
+		"apps/b.yaml":                    deploy("b"),
+		"apps/a.yml":                     deploy("a"),
+		"apps/notes.md":                  deploy("notes"),
+		"apps/c.json":                    deploy("json"),
+		"apps/.hidden.yaml":              deploy("hidden"),
+		"apps/.git/config.yaml":          deploy("git"),
+		"apps/sub/z.yaml":                deploy("z"),
+		"apps/base/kustomization.yaml":   {Data: []byte("resources:\n- d.yaml\n")},
+		"apps/base/d.yaml":               deploy("d"),
+		"apps/other/broken.yaml":         {Data: []byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: [x\n")},
+		"apps/other/link.yaml":           {Data: []byte("x"), Mode: fs.ModeSymlink},
+		"apps/other/crd.yaml":            {Data: []byte("apiVersion: example.com/v1\nkind: Deployment\nmetadata:\n  name: custom\n")},
+		"apps/other/noname.yaml":         {Data: []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {}\n")},
+		"apps/other/scalar.yaml":         {Data: []byte("just a string\n---\n- a list\n")},
+		"apps/other/patch-noimage.yaml":  {Data: []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: patched\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        resources: {}\n")},
+		"apps/other/extensions-v1b1.yml": {Data: []byte("apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata:\n  name: old\n")},
+	}
+	ws, err := Find(fsys, "apps", "dflt")
+	var got []string
+	for _, w := range ws {
+		got = append(got, describe(w))
+	}
+	want := []string{
+		"apps/a.yml:1 dflt:deployment/a | app=a:1",
+		"apps/b.yaml:1 dflt:deployment/b | app=b:1",
+		"apps/base/d.yaml:1 dflt:deployment/d | app=d:1",
+		"apps/other/extensions-v1b1.yml:1 dflt:deployment/old",
+		"apps/other/patch-noimage.yaml:1 dflt:deployment/patched",
+		"apps/sub/z.yaml:1 dflt:deployment/z | app=z:1",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	var errs []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var we *Error
+		if !errors.As(e, &we) {
+			t.Errorf("error %v is not an *Error", e)
+		}
+		errs = append(errs, e.Error())
+	}
+	wantErrs := []string{
+		"apps/other/broken.yaml:4: did not find expected ',' or ']'",
+		"apps/other/link.yaml: not a regular file (symbolic links are not followed)",
+	}
+	if !slices.Equal(errs, wantErrs) {
+		t.Errorf("errors\n%s\nwant\n%s", strings.Join(errs, "\n"), strings.Join(wantErrs, "\n"))
+	}
+
+	for _, dir := range []string{"/abs", "missing", "apps/a.yml"} {
+		if _, err := Find(fsys, dir, "x"); err == nil {
+			t.Errorf("Find(%q) gave no error", dir)
+		}
+	}
+}
+
+func TestParseID(t *testing.T) {
+	tests := []struct {
+		in, want, wantErr string
+	}{
+		{in: "shop:deployment/web", want: "shop:deployment/web"},
+		{in: "shop:Deployment/web", want: "shop:deployment/web"},
+		{in: "deployment/web", want: "default:deployment/web"},
+		{in: "deploy/web", want: "default:deployment/web"},
+		{in: "x:deployments/web", want: "x:deployment/web"},
+		{in: "x:sts/db", want: "x:statefulset/db"},
+		{in: "x:DS/agent", want: "x:daemonset/agent"},
+		{in: "x:rs/a", want: "x:replicaset/a"},
+		{in: "x:job/a", want: "x:job/a"},
+		{in: "x:CronJob/a", want: "x:cronjob/a"},
+		{in: "x:cj/a", want: "x:cronjob/a"},
+		{in: "x:po/a", want: "x:pod/a"},
+		{in: "web", wantErr: `invalid workload "web": want <namespace>:<kind>/<name>`},
+		{in: "shop:web", wantErr: "invalid workload"},
+		{in: ":deployment/web", wantErr: "invalid workload"},
+		{in: "shop:deployment/", wantErr: "invalid workload"},
+		{in: "shop:deployment/a/b", wantErr: "invalid workload"},
+		{in: "shop:service/web", wantErr: `unknown kind "service", want one of deployment, statefulset, daemonset, replicaset, job, cronjob, pod`},
+	}
+	for _, tc := range tests {
+		id, err := ParseID(tc.in, "default")
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ParseID(%q) error %v, want %q", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || id.String() != tc.want {
+			t.Errorf("ParseID(%q) = %s, %v; want %s", tc.in, id, err, tc.want)
+		}
+	}
+	if _, err := ParseID("deployment/web", ""); err == nil || !strings.Contains(err.Error(), "no namespace") {
+		t.Errorf("no namespace: error %v", err)
+	}
+}
+
+func TestClosest(t *testing.T) {
+	var ids []ID
+	for _, s := range []string{
+		"shop:deployment/web", "shop:deployment/api", "prod:deployment/web",
+		"shop:statefulset/web", "shop:deployment/webhook", "shop:deployment/worker",
+		"ops:cronjob/backup",
+	} {
+		id, _ := ParseID(s, "")
+		ids = append(ids, id)
+	}
+	tests := []struct {
+		want string
+		got  []string
+	}{
+		{"shop:deployment/wbe", []string{"shop:deployment/web", "prod:deployment/web", "shop:statefulset/web"}},
+		{"staging:deployment/web", []string{"shop:deployment/web", "prod:deployment/web", "shop:statefulset/web"}},
+		{"shop:deployment/backups", []string{"ops:cronjob/backup"}},
+		{"shop:deployment/database", nil},
+	}
+	for _, tc := range tests {
+		want, _ := ParseID(tc.want, "")
+		var got []string
+		for _, id := range Closest(ids, want) {
+			got = append(got, id.String())
+		}
+		if !slices.Equal(got, tc.got) {
+			t.Errorf("Closest(%s) = %v, want %v", tc.want, got, tc.got)
+		}
+	}
+}
+
+func TestReadPolicy(t *testing.T) {
+	tests := []struct {
+		name string
+		in   map[string]string
+		want Policy
+	}{
+		{"none", nil, Policy{}},
+		{"unrelated", map[string]string{"team": "shop", "fluxcd.io/sync-checksum": "x"}, Policy{}},
+		{"own", map[string]string{
+			"kubectl-gitops.dev/automated": "true", "kubectl-gitops.dev/tag.web": "semver:~1.4",
+		}, Policy{Automated: true, Tags: map[string]string{"web": "semver:~1.4"}, Prefix: "kubectl-gitops.dev/"}},
+		{"flux v1", map[string]string{
+			"fluxcd.io/locked": "true", "fluxcd.io/locked_user": "jane", "fluxcd.io/locked_msg": "freeze",
+			"filter.fluxcd.io/api": "glob:2.*", "fluxcd.io/tag.web": "regexp:^v",
+		}, Policy{Locked: true, LockedUser: "jane", LockedMsg: "freeze", Tags: map[string]string{"api": "glob:2.*", "web": "regexp:^v"}, Prefix: "fluxcd.io/"}},
+		{"legacy", map[string]string{"flux.weave.works/automated": "true", "flux.weave.works/tag.a": "*"},
+			Policy{Automated: true, Tags: map[string]string{"a": "*"}, Prefix: "flux.weave.works/"}},
+		{"filter only", map[string]string{"filter.fluxcd.io/a": "semver:1"}, Policy{Tags: map[string]string{"a": "semver:1"}, Prefix: "fluxcd.io/"}},
+		{"only exact true", map[string]string{"fluxcd.io/automated": "True", "fluxcd.io/locked": "yes"}, Policy{Prefix: "fluxcd.io/"}},
+		{"ignore counts for the prefix", map[string]string{"flux.weave.works/ignore": "false"}, Policy{Prefix: "flux.weave.works/"}},
+		{"own prefix wins", map[string]string{
+			"kubectl-gitops.dev/automated": "false", "fluxcd.io/automated": "true",
+			"fluxcd.io/tag.a": "semver:1", "filter.fluxcd.io/a": "semver:2", "kubectl-gitops.dev/tag.a": "semver:3",
+		}, Policy{Tags: map[string]string{"a": "semver:3"}, Prefix: "kubectl-gitops.dev/"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ReadPolicy(tc.in)
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func ptr(b bool) *bool { return &b }
+
+var (
+	lock = PolicyChange{Locked: ptr(true), LockedUser: "Jane Doe <jane@example.com>", LockedMsg: "release freeze: Q3"}
+)
+
+// policyCases are SetPolicy edits whose output is a golden file.
+var policyCases = []struct {
+	name, input, id string
+	change          PolicyChange
+}{
+	{"own-lock", "deployments.yaml", "shop:deployment/web", lock},
+	{"own-deautomate", "deployments.yaml", "shop:deployment/web", PolicyChange{Automated: ptr(false)}},
+	{"own-tags", "deployments.yaml", "shop:deployment/web", PolicyChange{Tags: map[string]string{"web": "*", "envoy": "semver:~1.30", "migrate": "glob:1.4.*"}}},
+	{"no-annotations-lock", "deployments.yaml", "default:statefulset/db", PolicyChange{Locked: ptr(true)}},
+	{"no-annotations-automate-and-tag", "deployments.yaml", "default:statefulset/db", PolicyChange{Automated: ptr(true), Tags: map[string]string{"postgres": "semver:16.x"}}},
+	{"fluxcd-lock", "flux-v1.yaml", "shop:deployment/api", lock},
+	{"fluxcd-filter-tag", "flux-v1.yaml", "shop:deployment/api", PolicyChange{Tags: map[string]string{"api": "semver:~2.1", "cache": "semver:7.x"}}},
+	{"fluxcd-untag", "flux-v1.yaml", "shop:deployment/api", PolicyChange{Tags: map[string]string{"api": "*"}}},
+	{"weave-unlock", "flux-v1.yaml", "monitoring:daemonset/agent", PolicyChange{Locked: ptr(false)}},
+	{"weave-relock-and-automate", "flux-v1.yaml", "monitoring:daemonset/agent", PolicyChange{Locked: ptr(true), LockedUser: "bob", Automated: ptr(true)}},
+	{"flow-lock", "flow.yaml", "shop:deployment/api", lock},
+	{"flow-deautomate", "flow.yaml", "shop:deployment/api", PolicyChange{Automated: ptr(false)}},
+	{"flow-rs-automate", "flow.yaml", "default:replicaset/rs", PolicyChange{Automated: ptr(true)}},
+	{"list-lock", "list.yaml", "one:deployment/a", lock},
+	{"list-cron-unlock", "list.yaml", "default:cronjob/nightly", PolicyChange{Locked: ptr(false)}},
+	{"list-cron-init-tag", "list.yaml", "default:cronjob/nightly", PolicyChange{Tags: map[string]string{"wait": "semver:^1"}}},
+	{"cronjob-automate", "cronjob.yaml", "ops:cronjob/backup", PolicyChange{Automated: ptr(true)}},
+	{"pod-crlf-lock", "pod-crlf.yaml", "default:pod/debug", lock},
+	{"job-indent4-lock", "job-indent4.yaml", "shop:job/migrate", lock},
+}
+
+func TestSetPolicyGolden(t *testing.T) {
+	for _, tc := range policyCases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := readInput(t, tc.input)
+			w := findOne(t, tc.input, src, tc.id)
+			out, err := SetPolicy(src, w, tc.change)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertGolden(t, tc.name, out)
+
+			// The result reads as the change says.
+			w2 := findOne(t, tc.input, out, tc.id)
+			got, before := w2.Policy(), w.Policy()
+			if c := tc.change.Automated; c != nil && got.Automated != *c {
+				t.Errorf("automated = %v", got.Automated)
+			}
+			if c := tc.change.Locked; c != nil {
+				if got.Locked != *c || got.LockedUser != tc.change.LockedUser || got.LockedMsg != tc.change.LockedMsg {
+					t.Errorf("lock = %v %q %q", got.Locked, got.LockedUser, got.LockedMsg)
+				}
+			}
+			for c, p := range tc.change.Tags {
+				if p == "*" {
+					p = ""
+				}
+				if got.Tags[c] != p {
+					t.Errorf("tag %s = %q, want %q", c, got.Tags[c], p)
+				}
+			}
+			if before.Prefix != "" && got.Prefix != "" && got.Prefix != before.Prefix {
+				t.Errorf("prefix changed from %q to %q", before.Prefix, got.Prefix)
+			}
+		})
+	}
+}
+
+// TestPolicyRoundTrip checks that a change and its opposite give back the
+// file byte for byte.
+func TestPolicyRoundTrip(t *testing.T) {
+	unlock := PolicyChange{Locked: ptr(false)}
+	tests := []struct {
+		input, id string
+		do, undo  PolicyChange
+	}{
+		{"deployments.yaml", "shop:deployment/web", lock, unlock},
+		{"deployments.yaml", "default:statefulset/db", lock, unlock},
+		{"deployments.yaml", "default:statefulset/db", PolicyChange{Automated: ptr(true)}, PolicyChange{Automated: ptr(false)}},
+		{"deployments.yaml", "default:statefulset/db", PolicyChange{Tags: map[string]string{"postgres": "semver:16"}}, PolicyChange{Tags: map[string]string{"postgres": "*"}}},
+		{"flux-v1.yaml", "shop:deployment/api", lock, unlock},
+		{"flux-v1.yaml", "shop:deployment/api", PolicyChange{Tags: map[string]string{"cache": "semver:7"}}, PolicyChange{Tags: map[string]string{"cache": ""}}},
+		{"flow.yaml", "shop:deployment/api", lock, unlock},
+		{"flow.yaml", "default:replicaset/rs", lock, unlock},
+		{"list.yaml", "one:deployment/a", lock, unlock},
+		{"cronjob.yaml", "ops:cronjob/backup", lock, unlock},
+		{"pod-crlf.yaml", "default:pod/debug", lock, unlock},
+		{"job-indent4.yaml", "shop:job/migrate", lock, unlock},
+	}
+	for _, tc := range tests {
+		t.Run(tc.input+" "+tc.id, func(t *testing.T) {
+			src := readInput(t, tc.input)
+			w := findOne(t, tc.input, src, tc.id)
+			mid, err := SetPolicy(src, w, tc.do)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Equal(mid, src) {
+				t.Fatal("the change changed nothing")
+			}
+			out, err := SetPolicy(mid, w, tc.undo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out, src) {
+				t.Errorf("not back to the input:\n%s", out)
+			}
+			// A second application changes nothing.
+			again, err := SetPolicy(mid, w, tc.do)
+			if err != nil || !bytes.Equal(again, mid) {
+				t.Errorf("applying the change twice: %v\n%s", err, again)
+			}
+		})
+	}
+}
+
+func TestSetImage(t *testing.T) {
+	tests := []struct {
+		name, input, id, container, image string
+	}{
+		{"image-plain-with-comment", "deployments.yaml", "shop:deployment/web", "web", "registry.example.com/shop/web:1.5.0"},
+		{"image-double-quoted", "deployments.yaml", "shop:deployment/web", "envoy", "envoyproxy/envoy:v1.31.0"},
+		{"image-init", "deployments.yaml", "shop:deployment/web", "migrate", "registry.example.com/shop/migrate:1.5.0"},
+		{"image-flow", "flow.yaml", "shop:deployment/api", "log", "fluent/fluent-bit:3.1"},
+		{"image-list-cron", "list.yaml", "default:cronjob/nightly", "report", "reporter:1.0"},
+		{"image-cronjob-single-quoted", "cronjob.yaml", "ops:cronjob/backup", "backup", "backup:3.3"},
+		{"image-crlf", "pod-crlf.yaml", "default:pod/debug", "shell", "busybox:1.37"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := readInput(t, tc.input)
+			w := findOne(t, tc.input, src, tc.id)
+			out, err := SetImage(src, w, tc.container, tc.image)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertGolden(t, tc.name, out)
+			c, _ := findOne(t, tc.input, out, tc.id).Container(tc.container)
+			if c.Image != tc.image {
+				t.Errorf("image is %q", c.Image)
+			}
+		})
+	}
+}
+
+func TestEditErrors(t *testing.T) {
+	src := readInput(t, "deployments.yaml")
+	web := findOne(t, "deployments.yaml", src, "shop:deployment/web")
+
+	if _, err := SetImage(src, web, "nope", "x"); err == nil || !strings.Contains(err.Error(), `has no container "nope": it has web, envoy, migrate`) {
+		t.Errorf("unknown container: %v", err)
+	}
+	if _, err := SetPolicy(src, web, PolicyChange{Tags: map[string]string{"nope": "semver:1"}}); err == nil || !strings.Contains(err.Error(), `no container "nope"`) {
+		t.Errorf("tag for an unknown container: %v", err)
+	}
+	if _, err := SetPolicy(src, web, PolicyChange{LockedMsg: "x"}); err == nil || !strings.Contains(err.Error(), "needs a lock") {
+		t.Errorf("message without lock: %v", err)
+	}
+	gone := web
+	gone.ID.Name = "gone"
+	if out, err := SetImage(src, gone, "web", "x"); err == nil || !strings.Contains(err.Error(), "workload shop:deployment/gone is not in deployments.yaml") || !bytes.Equal(out, src) {
+		t.Errorf("workload not in the file: %v", err)
+	}
+
+	// The file changed since the workload was found: it moved to
+	// another document. It is found by its ID.
+	moved := append([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: first\n---\n"), src...)
+	out, err := SetImage(moved, web, "web", "web:2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(out, []byte("image: web:2 # {")) {
+		t.Errorf("moved workload not edited:\n%s", out)
+	}
+	twice := append(append(append([]byte{}, moved...), []byte("---\n")...), src...)
+	if _, err := SetImage(twice, web, "web", "web:2"); err == nil || !strings.Contains(err.Error(), "2 times") {
+		t.Errorf("workload twice in the file: %v", err)
+	}
+
+	// An image that setters refuses to edit.
+	anchored := []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\nspec:\n  template:\n    spec:\n      containers:\n      - name: a\n        image: &i a:1\n      - name: b\n        image: *i\n")
+	w := findOne(t, "a.yaml", anchored, "default:deployment/a")
+	if out, err := SetImage(anchored, w, "a", "a:2"); !errors.Is(err, setters.ErrUnsupported) || !bytes.Equal(out, anchored) {
+		t.Errorf("anchored image: %v", err)
+	}
+}
