@@ -9,9 +9,12 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/diff"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/images"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/policy"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/status"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/sync"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/version"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/workloads"
 )
 
 // NewCmdRoot returns the root command with every subcommand.
@@ -38,6 +41,13 @@ of each sync in the cluster. Nothing runs inside the cluster.`,
 		diff.NewCmdDiff(f, streams),
 		status.NewCmdStatus(f, streams),
 		version.NewCmdVersion(streams),
+		images.NewCmdImages(f, streams),
+		workloads.NewCmdWorkloads(f, streams),
+		policy.NewCmdPolicy(f, streams),
+		policy.NewCmdLock(f, streams),
+		policy.NewCmdUnlock(f, streams),
+		policy.NewCmdAutomate(f, streams),
+		policy.NewCmdDeautomate(f, streams),
 	)
 	for _, c := range cmd.Commands() {
 		if c.Flags().Lookup("name") != nil {

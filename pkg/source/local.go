@@ -11,7 +11,7 @@ import (
 
 // openLocal opens a repository on this machine in place. Only its object
 // store and refs are read: the working tree, the index and the stash are
-// never looked at.
+// never looked at, except by Repository.Update.
 func openLocal(spec Spec) (*Repository, error) {
 	if _, err := os.Stat(spec.Repo); err != nil {
 		return nil, fmt.Errorf("repository %s: %w: pass the path of a local repository or a URL", spec.Repo, err)
@@ -31,6 +31,10 @@ func openLocal(spec Spec) (*Repository, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the repository %s: %w", spec.Repo, err)
 	}
+	worktree := ""
+	if wt, err := repo.Worktree(); err == nil {
+		worktree = wt.Filesystem.Root()
+	}
 	// Reopen the git directory found, with our storage options and without
 	// the work tree.
 	st, ok := repo.Storer.(*filesystem.Storage)
@@ -42,10 +46,11 @@ func openLocal(spec Spec) (*Repository, error) {
 		return nil, fmt.Errorf("opening the repository %s: %w", spec.Repo, err)
 	}
 	return &Repository{
-		spec:  spec,
-		name:  spec.Repo,
-		dir:   st.Filesystem().Root(),
-		repo:  repo,
-		store: store,
+		spec:     spec,
+		name:     spec.Repo,
+		dir:      st.Filesystem().Root(),
+		worktree: worktree,
+		repo:     repo,
+		store:    store,
 	}, nil
 }

@@ -1,6 +1,7 @@
 // Package source is kubectl-gitops' one way in for git: it opens a repository
 // given as a local path or a URL, resolves a ref to a commit and exposes that
-// commit's tree as a read-only fs.FS.
+// commit's tree as a read-only fs.FS. Repository.Update commits edits of
+// files to a branch, and pushes them to a remote one.
 //
 // Only committed content is ever read. For a local repository the object
 // store is read in place and the working tree is never looked at, so
@@ -114,12 +115,13 @@ func Open(ctx context.Context, spec Spec) (*Snapshot, error) {
 // clone of a remote one kept in the cache. Snapshots taken from it share its
 // object store. It is safe for concurrent use.
 type Repository struct {
-	spec   Spec
-	name   string     // the repository as given, redacted
-	remote *remoteURL // nil for a local repository
-	dir    string     // the git directory (a cached clone for a remote)
-	repo   *git.Repository
-	store  *objectStore // repo's object store, shared with the snapshots
+	spec     Spec
+	name     string     // the repository as given, redacted
+	remote   *remoteURL // nil for a local repository
+	dir      string     // the git directory (a cached clone for a remote)
+	worktree string     // a local repository's work tree, if opened through it
+	repo     *git.Repository
+	store    *objectStore // repo's object store, shared with the snapshots
 }
 
 // OpenRepository opens spec.Repo. A local path is opened in place. A URL is
@@ -157,6 +159,12 @@ func (r *Repository) Snapshot(ref string) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.snapshot(hash, refName)
+}
+
+// snapshot returns the commit hash, found through refName, as a Snapshot.
+// The caller holds r.store.mu.
+func (r *Repository) snapshot(hash plumbing.Hash, refName plumbing.ReferenceName) (*Snapshot, error) {
 	commit, err := object.GetCommit(r.repo.Storer, hash)
 	if err != nil {
 		return nil, r.storeErr(fmt.Errorf("reading commit %s of %s: %w", hash, r.name, err))

@@ -20,7 +20,8 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
-// sshServer runs git-upload-pack for user git with one authorized key.
+// sshServer runs git-upload-pack and git-receive-pack for user git with one
+// authorized key.
 type sshServer struct {
 	addr    string
 	hostKey ssh.PublicKey
@@ -83,19 +84,20 @@ func serveSSH(conn net.Conn, config *ssh.ServerConfig, env []string) {
 					continue
 				}
 				_ = req.Reply(true, nil)
-				go runUploadPack(ch, exec.Command, env)
+				go runGitService(ch, exec.Command, env)
 			}
 		}()
 	}
 }
 
-// runUploadPack runs "git-upload-pack '<path>'" on the channel.
-func runUploadPack(ch ssh.Channel, command string, env []string) {
+// runGitService runs "git-upload-pack '<path>'" or "git-receive-pack
+// '<path>'" on the channel.
+func runGitService(ch ssh.Channel, command string, env []string) {
 	defer ch.Close()
-	path, ok := strings.CutPrefix(command, "git-upload-pack ")
+	service, path, _ := strings.Cut(command, " ")
 	status := uint32(1)
-	if ok {
-		cmd := exec.Command("git", "upload-pack", strings.Trim(path, "'"))
+	if service == "git-upload-pack" || service == "git-receive-pack" {
+		cmd := exec.Command("git", strings.TrimPrefix(service, "git-"), strings.Trim(path, "'"))
 		cmd.Env = env
 		cmd.Stdout = ch
 		cmd.Stderr = ch.Stderr()

@@ -221,7 +221,7 @@ func TestFSConcurrentReads(t *testing.T) {
 			for name, want := range files {
 				got, err := fs.ReadFile(s.FS, name)
 				if err != nil || string(got) != want {
-					errs <- fmt.Errorf("%s = %q, %v; want %q", name, got, err, want)
+					errs <- fmt.Errorf("%s = %q, %w; want %q", name, got, err, want)
 					return
 				}
 			}

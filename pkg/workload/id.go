@@ -16,6 +16,23 @@ type ID struct {
 
 func (id ID) String() string { return id.Namespace + ":" + id.Kind + "/" + id.Name }
 
+// MarshalText writes the id in its string form, so JSON shows
+// "shop:deployment/web".
+func (id ID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText reads the string form, which must name a namespace.
+func (id *ID) UnmarshalText(b []byte) error {
+	if !strings.Contains(string(b), ":") {
+		return fmt.Errorf("workload id %q has no namespace", b)
+	}
+	parsed, err := ParseID(string(b), "")
+	if err != nil {
+		return err
+	}
+	*id = parsed
+	return nil
+}
+
 // kindNames maps what ParseID accepts for a kind (lower case, plural and
 // kubectl's short names) to the kind of an ID.
 var kindNames = func() map[string]string {

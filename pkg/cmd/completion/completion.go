@@ -17,6 +17,8 @@ import (
 	kcmdutil "k8s.io/kubectl/pkg/cmd/util"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
 )
 
 // ScriptName is the executable kubectl runs to complete `kubectl gitops`.
@@ -95,5 +97,31 @@ func SetNames(f kcmdutil.Factory) cobra.CompletionFunc {
 			}
 		}
 		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// WorkloadIDs completes an argument with the ids of the workloads in the
+// repository the command's flags name.
+func WorkloadIDs(f kcmdutil.Factory, flags *syncflags.Flags) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 || (flags.Repo == "" && flags.Name == "") {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		_, snap, path, err := syncflags.OpenSource(cmd.Context(), flags, f)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		ns, _, err := f.ToRawKubeConfigLoader().Namespace()
+		if err != nil {
+			ns = "default"
+		}
+		found, _ := workload.Find(snap.FS, path, ns)
+		var ids []cobra.Completion
+		for _, w := range found {
+			if id := w.ID.String(); strings.HasPrefix(id, toComplete) {
+				ids = append(ids, id)
+			}
+		}
+		return ids, cobra.ShellCompDirectiveNoFileComp
 	}
 }

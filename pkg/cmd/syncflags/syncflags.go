@@ -165,6 +165,67 @@ func (f *Flags) Prepare(ctx context.Context, factory cmdutil.Factory) (*Prepared
 	return p, nil
 }
 
+// LoadSet reads the set named by --name from the cluster; a set that does
+// not exist is an error.
+func (f *Flags) LoadSet(ctx context.Context, factory cmdutil.Factory) (*applyset.Set, error) {
+	client, namespace, err := NewClient(factory)
+	if err != nil {
+		return nil, err
+	}
+	set, err := applyset.Load(ctx, client.Kube.CoreV1(), f.Name, namespace, version.Version())
+	if err != nil {
+		return nil, err
+	}
+	if !set.Exists {
+		return nil, fmt.Errorf("sync set %q not found in namespace %s: %w; pass --repo, or check --name and -n", f.Name, namespace, applyset.ErrNotFound)
+	}
+	return set, nil
+}
+
+// OpenSource opens the repository the flags name, or without --repo the
+// source the set recorded, and the commit to read. It returns the manifests'
+// path inside the repository too ("." for the top).
+func OpenSource(ctx context.Context, f *Flags, factory cmdutil.Factory) (*source.Repository, *source.Snapshot, string, error) {
+	var recorded applyset.Source
+	if f.Repo == "" {
+		set, err := f.LoadSet(ctx, factory)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		recorded = set.Record.Source
+	}
+	spec, src, err := f.Spec(recorded)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	repo, err := source.OpenRepository(ctx, spec)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	snap, err := repo.Snapshot(src.Ref)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	path := strings.Trim(src.Path, "/")
+	if path == "" {
+		path = "."
+	}
+	return repo, snap, path, nil
+}
+
+// Author returns the commit author: flag, "Name <email>", when given, else
+// git's user.name and user.email.
+func Author(repo *source.Repository, flag string) (source.Author, error) {
+	if flag == "" {
+		return source.DefaultAuthor(repo.Name())
+	}
+	author, err := source.ParseAuthor(flag)
+	if err != nil {
+		return source.Author{}, fmt.Errorf("--author: %w", err)
+	}
+	return author, nil
+}
+
 // NewClient builds the engine's client and finds the default namespace from
 // the kubeconfig flags.
 func NewClient(factory cmdutil.Factory) (*apply.Client, string, error) {

@@ -1,0 +1,374 @@
+// Package images is the images command: list the tags the registries have
+// for the workloads' images, and with --update write newer tags into git.
+package images
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pmezard/go-difflib/difflib"
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	kcmdutil "k8s.io/kubectl/pkg/cmd/util"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/images"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/registry"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/source"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
+)
+
+const example = `  # The images of every workload under deploy/, with the newest tags their policies allow
+  kubectl gitops images --repo . --path deploy
+
+  # One workload, more tags, for scripts
+  kubectl gitops images --repo . --path deploy --workload demo:deployment/web --limit 20 -o json
+
+  # Write the newest allowed tags of automated, unlocked workloads into git, commit and push
+  kubectl gitops images --update --repo git@github.com:example/fleet.git --path deploy
+
+  # See the edit first
+  kubectl gitops images --update --repo . --path deploy --dry-run
+
+  # Release one tag to every unlocked workload that uses the repository
+  kubectl gitops images --update --repo . --image registry.example.com/demo/web:1.2.0`
+
+// Options are the images command's options.
+type Options struct {
+	Source    syncflags.Flags
+	Workloads []string
+	Limit     int
+	Output    string
+	Update    bool
+	Images    []string
+	DryRun    bool
+	Message   string
+	Force     bool
+	Author    string
+	Insecure  []string
+
+	namespace string
+	ids       []workload.ID
+	refs      []images.Ref
+	factory   kcmdutil.Factory
+	genericiooptions.IOStreams
+}
+
+// NewCmdImages returns the images command.
+func NewCmdImages(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &Options{factory: f, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "images [--repo REPO] [--path PATH] [--workload ID ...] [--update]",
+		Short: "List the newest tags allowed for the workloads' images, and write them into git",
+		Long: `Find the workloads in the repository's manifests, ask the registries for the
+tags of their images, and pick the newest tag each container's policy allows
+(annotations tag.<container>: glob:, semver:, regex:). The decision is made
+against git, not against what runs.
+
+With --update, automated and unlocked workloads get their newest allowed tag
+(naming workloads with --workload is a manual release, which also moves
+non-automated ones), written into the YAML changing only the bytes of the
+tag, then committed and, for a remote repository, pushed.`,
+		Example: example,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			cmd.SilenceUsage = true
+			return o.Run(cmd.Context())
+		},
+	}
+	o.Source.AddFlags(cmd)
+	fl := cmd.Flags()
+	_ = cmd.RegisterFlagCompletionFunc("workload", completion.WorkloadIDs(f, &o.Source))
+	fl.StringSliceVar(&o.Workloads, "workload", nil, "Only these workloads (<namespace>:<kind>/<name>, or <kind>/<name> with -n); with --update, a manual release of them.")
+	fl.IntVar(&o.Limit, "limit", 10, "Tags shown per container (0 for all).")
+	fl.StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml.")
+	fl.BoolVar(&o.Update, "update", false, "Write the newest allowed tags into git, commit and push.")
+	fl.StringSliceVar(&o.Images, "image", nil, "With --update: release exactly this REPO:TAG, whatever the tag filters say.")
+	fl.BoolVar(&o.DryRun, "dry-run", false, "With --update: print the diff and change nothing.")
+	fl.StringVarP(&o.Message, "message", "m", "", "With --update: the commit message's subject.")
+	fl.BoolVar(&o.Force, "force", false, "With --update: release to named workloads even when they are locked.")
+	fl.StringVar(&o.Author, "author", "", `With --update: the commit author, "Name <email>"; default: git's user.name and user.email.`)
+	fl.StringSliceVar(&o.Insecure, "insecure-registry", nil, "Registry host spoken to in plain HTTP (loopback hosts already are).")
+	return cmd
+}
+
+// Complete checks and parses the flags.
+func (o *Options) Complete() error {
+	if o.Source.Repo == "" && o.Source.Name == "" {
+		return errors.New("--repo is required (or --name of a sync set whose recorded source to use)")
+	}
+	if o.Source.Name != "" {
+		if err := o.Source.Validate(); err != nil {
+			return err
+		}
+	}
+	if err := cmdutil.ValidateOutput(o.Output, "json", "yaml"); err != nil {
+		return err
+	}
+	if !o.Update && (len(o.Images) > 0 || o.DryRun || o.Message != "" || o.Force || o.Author != "") {
+		return errors.New("--image, --dry-run, -m, --force and --author go with --update")
+	}
+	ns, _, err := o.factory.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		ns = "default"
+	}
+	o.namespace = ns
+	for _, s := range o.Workloads {
+		id, err := workload.ParseID(s, ns)
+		if err != nil {
+			return fmt.Errorf("--workload %q: %w", s, err)
+		}
+		o.ids = append(o.ids, id)
+	}
+	for _, s := range o.Images {
+		ref, err := images.ParseRef(s)
+		if err != nil || ref.Tag == "" {
+			return fmt.Errorf("--image %q: give a repository and a tag, such as registry.example.com/app:1.2.0", s)
+		}
+		o.refs = append(o.refs, ref)
+	}
+	if o.Limit < 0 {
+		return errors.New("--limit must be 0 or more")
+	}
+	return nil
+}
+
+// Run lists or updates.
+func (o *Options) Run(ctx context.Context) error {
+	repo, snap, path, err := syncflags.OpenSource(ctx, &o.Source, o.factory)
+	if err != nil {
+		return err
+	}
+	ids := o.ids
+	if len(ids) == 0 {
+		found, err := workload.Find(snap.FS, path, o.namespace)
+		if err != nil {
+			return fmt.Errorf("revision %.12s: %w", snap.Revision, err)
+		}
+		for _, w := range found {
+			ids = append(ids, w.ID)
+		}
+	}
+	cluster := &clusterView{factory: o.factory, errOut: o.ErrOut}
+	cluster.read(ctx, ids)
+	reg, err := registry.New(registry.Config{Insecure: o.Insecure, PullSecrets: cluster.pullSecrets})
+	if err != nil {
+		return err
+	}
+	containers, err := images.Scan(ctx, snap.FS, path, o.namespace, reg, o.ids)
+	if err != nil {
+		return fmt.Errorf("revision %.12s: %w", snap.Revision, err)
+	}
+	cluster.fill(containers)
+	if !o.Update {
+		if err := o.print(containers); err != nil {
+			return err
+		}
+		return scanErrors(containers)
+	}
+	if err := scanErrors(containers); err != nil {
+		_ = o.print(containers)
+		return fmt.Errorf("%w\nnothing was committed", err)
+	}
+	return o.update(ctx, repo, snap, path, reg, containers)
+}
+
+func scanErrors(containers []images.Container) error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, c := range containers {
+		if c.Error != "" && !seen[c.Error] {
+			seen[c.Error] = true
+			errs = append(errs, errors.New(c.Error))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// update plans, edits, commits and pushes.
+func (o *Options) update(ctx context.Context, repo *source.Repository, snap *source.Snapshot, path string, reg *registry.Client, scanned []images.Container) error {
+	opts := images.UpdateOptions{Workloads: o.ids, Images: o.refs, Force: o.Force}
+	manual := len(o.ids) > 0 || len(o.refs) > 0
+	var planned []images.Change
+	edit := func(s *source.Snapshot) (*source.Change, error) {
+		containers := scanned
+		if s.Revision != snap.Revision {
+			var err error
+			if containers, err = images.Scan(ctx, s.FS, path, o.namespace, reg, o.ids); err != nil {
+				return nil, err
+			}
+			if err := scanErrors(containers); err != nil {
+				return nil, err
+			}
+		}
+		changes, err := images.Plan(ctx, containers, reg, opts)
+		if err != nil || len(changes) == 0 {
+			planned = nil
+			return nil, err
+		}
+		files, err := images.Edit(s.FS, path, o.namespace, changes)
+		if err != nil {
+			return nil, err
+		}
+		planned = changes
+		return &source.Change{Files: files, Message: images.Message(changes, manual, o.Message)}, nil
+	}
+
+	if o.DryRun {
+		change, err := edit(snap)
+		if err != nil {
+			return err
+		}
+		if change == nil {
+			fmt.Fprintln(o.ErrOut, "no image to update")
+			return nil
+		}
+		return printDiff(o.Out, snap.FS, change.Files)
+	}
+	author, err := syncflags.Author(repo, o.Author)
+	if err != nil {
+		return err
+	}
+	res, err := repo.Update(ctx, snap.Ref, author, edit)
+	if err != nil {
+		return err
+	}
+	if res.Revision == "" {
+		fmt.Fprintln(o.ErrOut, "no image to update")
+		return nil
+	}
+	if o.Output != "" {
+		return cmdutil.PrintObject(o.Out, o.Output, struct {
+			Revision string          `json:"revision"`
+			Branch   string          `json:"branch"`
+			Pushed   bool            `json:"pushed"`
+			Changes  []images.Change `json:"changes"`
+		}{res.Revision, res.Branch, res.Pushed, planned})
+	}
+	for _, c := range planned {
+		fmt.Fprintln(o.Out, c.Describe())
+	}
+	verb := "committed"
+	if res.Pushed {
+		verb = "committed and pushed"
+	}
+	fmt.Fprintf(o.Out, "%s %s on %s\n", verb, res.Revision, res.Branch)
+	return nil
+}
+
+// printDiff writes a unified diff of each edited file.
+func printDiff(w io.Writer, fsys fs.FS, files map[string][]byte) error {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		before, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+			A: difflib.SplitLines(string(before)), B: difflib.SplitLines(string(files[name])),
+			FromFile: "a/" + name, ToFile: "b/" + name, Context: 3,
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(w, d)
+	}
+	return nil
+}
+
+// print writes the listing.
+func (o *Options) print(containers []images.Container) error {
+	if o.Output != "" {
+		for i := range containers {
+			if o.Limit > 0 && len(containers[i].Tags) > o.Limit {
+				containers[i].Tags = containers[i].Tags[:o.Limit]
+			}
+		}
+		return cmdutil.PrintObject(o.Out, o.Output, containers)
+	}
+	tw := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WORKLOAD\tCONTAINER\tIMAGE\tPOLICY\tRUNNING\tCREATED")
+	var last workload.ID
+	for _, c := range containers {
+		id := c.Workload.String()
+		if c.Workload == last {
+			id = ""
+		}
+		last = c.Workload
+		ref, _ := images.ParseRef(c.Image)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", id, c.Name, ref.Repo, policy(c), runningTag(c.Running))
+		switch {
+		case c.Error != "":
+			fmt.Fprintf(tw, "\t\t  error: %s\t\t\t\n", c.Error)
+			continue
+		case c.Note != "":
+			fmt.Fprintf(tw, "\t\t  %s (%s)\t\t\t\n", c.Image, c.Note)
+			continue
+		}
+		shown := c.Tags
+		if o.Limit > 0 && len(shown) > o.Limit {
+			shown = shown[:o.Limit]
+		}
+		inList := false
+		for i, t := range shown {
+			mark := "|   "
+			if t.Current {
+				mark, inList = "'-> ", true
+			} else if i == 0 {
+				mark = "*   "
+			}
+			created := ""
+			if !t.Created.IsZero() {
+				created = t.Created.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "\t\t%s%s\t\t\t%s\n", mark, t.Name, created)
+		}
+		if !inList {
+			fmt.Fprintf(tw, "\t\t'-> %s (in git)\t\t\t\n", tagOf(c.Image))
+		}
+	}
+	return tw.Flush()
+}
+
+func policy(c images.Container) string {
+	var p []string
+	if c.Automated {
+		p = append(p, "automated")
+	}
+	if c.Locked {
+		p = append(p, "locked")
+	}
+	p = append(p, c.Policy)
+	return strings.Join(p, ",")
+}
+
+func tagOf(image string) string {
+	r, _ := images.ParseRef(image)
+	if r.Tag == "" {
+		return r.Digest
+	}
+	return r.Tag
+}
+
+func runningTag(image string) string {
+	if image == "" {
+		return ""
+	}
+	return tagOf(image)
+}

@@ -1,0 +1,285 @@
+// Package policy holds the commands that change a workload's policy in git:
+// policy, and its short forms lock, unlock, automate and deautomate. Each
+// edits the workload's annotations byte-exact and makes one commit.
+package policy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	kcmdutil "k8s.io/kubectl/pkg/cmd/util"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/imagepolicy"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/images"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/source"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
+)
+
+// Options are the options of the policy commands.
+type Options struct {
+	Source     syncflags.Flags
+	Tags       []string
+	TagAll     string
+	Automate   bool
+	Deautomate bool
+	Lock       bool
+	Unlock     bool
+	Message    string
+	User       string
+	Author     string
+
+	// verb names the commit, such as "Locked".
+	verb    string
+	id      workload.ID
+	change  workload.PolicyChange
+	factory kcmdutil.Factory
+	genericiooptions.IOStreams
+}
+
+// NewCmdPolicy returns the policy command.
+func NewCmdPolicy(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &Options{factory: f, IOStreams: streams}
+	cmd := newCmd(o, "policy WORKLOAD [--tag CONTAINER=PATTERN ...] [--tag-all PATTERN] [--automate|--deautomate] [--lock|--unlock]",
+		"Change a workload's policy in git: tag filters, automation, lock",
+		`  # Follow patch releases of the web container, automatically
+  kubectl gitops policy demo:deployment/web --repo . --tag web=semver:~1.2 --automate
+
+  # One filter for every container; remove the filter of the sidecar
+  kubectl gitops policy deployment/web -n demo --repo . --tag-all 'glob:1.*' --tag sidecar='*'`)
+	fl := cmd.Flags()
+	fl.StringArrayVar(&o.Tags, "tag", nil, "CONTAINER=PATTERN: the tag filter of a container (glob:, semver:, regex:; no prefix is glob); CONTAINER=* removes it.")
+	fl.StringVar(&o.TagAll, "tag-all", "", "PATTERN: the same tag filter for every container; * removes them all.")
+	fl.BoolVar(&o.Automate, "automate", false, "Turn image automation on.")
+	fl.BoolVar(&o.Deautomate, "deautomate", false, "Turn image automation off.")
+	fl.BoolVar(&o.Lock, "lock", false, "Lock the workload: no image update, automated or manual, unless forced.")
+	fl.BoolVar(&o.Unlock, "unlock", false, "Unlock the workload.")
+	fl.StringVar(&o.User, "user", "", `With --lock: who locks, "Name <email>"; default: git's user.name and user.email.`)
+	return cmd
+}
+
+// NewCmdLock returns the lock command.
+func NewCmdLock(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &Options{factory: f, IOStreams: streams, Lock: true}
+	cmd := newCmd(o, "lock WORKLOAD [-m MESSAGE] [--user 'Name <email>']", "Lock a workload in git: its images are not updated, automated or manual, unless forced",
+		`  kubectl gitops lock demo:deployment/web --repo . -m "hold at 1.2 until the migration is done"`)
+	cmd.Flags().StringVar(&o.User, "user", "", `Who locks, "Name <email>"; default: git's user.name and user.email.`)
+	return cmd
+}
+
+// NewCmdUnlock returns the unlock command.
+func NewCmdUnlock(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &Options{factory: f, IOStreams: streams, Unlock: true}
+	return newCmd(o, "unlock WORKLOAD", "Unlock a workload in git", `  kubectl gitops unlock demo:deployment/web --repo .`)
+}
+
+// NewCmdAutomate returns the automate command.
+func NewCmdAutomate(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &Options{factory: f, IOStreams: streams, Automate: true}
+	return newCmd(o, "automate WORKLOAD", "Turn image automation on for a workload, in git", `  kubectl gitops automate demo:deployment/web --repo .`)
+}
+
+// NewCmdDeautomate returns the deautomate command.
+func NewCmdDeautomate(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &Options{factory: f, IOStreams: streams, Deautomate: true}
+	return newCmd(o, "deautomate WORKLOAD", "Turn image automation off for a workload, in git", `  kubectl gitops deautomate demo:deployment/web --repo .`)
+}
+
+func newCmd(o *Options, use, short, example string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     use,
+		Short:   short,
+		Example: example,
+		Args:    cobra.ExactArgs(1),
+		Long: short + `.
+
+WORKLOAD is <namespace>:<kind>/<name>, or <kind>/<name> with -n. The policy is
+kept as annotations on the workload in the repository (kubectl-gitops.dev/, or
+the Flux v1 prefix the workload already uses); only those lines change, in
+the file's own style, in one commit that is pushed for a remote repository.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args[0]); err != nil {
+				return err
+			}
+			cmd.SilenceUsage = true
+			return o.Run(cmd.Context())
+		},
+	}
+	o.Source.AddFlags(cmd)
+	cmd.ValidArgsFunction = completion.WorkloadIDs(o.factory, &o.Source)
+	cmd.Flags().StringVarP(&o.Message, "message", "m", "", "Why: the commit message, and the lock's message.")
+	cmd.Flags().StringVar(&o.Author, "author", "", `The commit author, "Name <email>"; default: git's user.name and user.email.`)
+	return cmd
+}
+
+// Complete checks the flags and the workload id.
+func (o *Options) Complete(arg string) error {
+	if o.Source.Repo == "" && o.Source.Name == "" {
+		return errors.New("--repo is required (or --name of a sync set whose recorded source to use)")
+	}
+	if o.Automate && o.Deautomate {
+		return errors.New("--automate and --deautomate exclude each other")
+	}
+	if o.Lock && o.Unlock {
+		return errors.New("--lock and --unlock exclude each other")
+	}
+	ns, _, err := o.factory.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		ns = "default"
+	}
+	if o.id, err = workload.ParseID(arg, ns); err != nil {
+		return err
+	}
+	var verbs []string
+	t, f := true, false
+	switch {
+	case o.Automate:
+		o.change.Automated, verbs = &t, append(verbs, "Automated")
+	case o.Deautomate:
+		o.change.Automated, verbs = &f, append(verbs, "Deautomated")
+	}
+	switch {
+	case o.Lock:
+		o.change.Locked, o.change.LockedMsg, verbs = &t, o.Message, append(verbs, "Locked")
+	case o.Unlock:
+		o.change.Locked, verbs = &f, append(verbs, "Unlocked")
+	}
+	if o.TagAll != "" || len(o.Tags) > 0 {
+		o.change.Tags = map[string]string{}
+		if err := checkPattern("--tag-all", o.TagAll); err != nil {
+			return err
+		}
+		for _, t := range o.Tags {
+			container, pattern, ok := strings.Cut(t, "=")
+			if !ok || container == "" {
+				return fmt.Errorf("--tag %q: write it as CONTAINER=PATTERN", t)
+			}
+			if err := checkPattern("--tag "+t, pattern); err != nil {
+				return err
+			}
+			o.change.Tags[container] = pattern
+		}
+		verbs = append(verbs, "Updated tag filters")
+	}
+	if len(verbs) == 0 {
+		return errors.New("nothing to change: give --tag, --tag-all, --automate, --deautomate, --lock or --unlock")
+	}
+	o.verb = strings.Join(verbs, ", ")
+	return nil
+}
+
+// checkPattern fails, saying why, for a pattern that does not parse.
+func checkPattern(flag, pattern string) error {
+	if pattern == "" || pattern == "*" {
+		return nil
+	}
+	if _, err := imagepolicy.Parse(pattern); err != nil {
+		return fmt.Errorf("%s: %w; nothing was written", flag, err)
+	}
+	return nil
+}
+
+// Run edits, commits and pushes.
+func (o *Options) Run(ctx context.Context) error {
+	repo, snap, path, err := syncflags.OpenSource(ctx, &o.Source, o.factory)
+	if err != nil {
+		return err
+	}
+	author, err := syncflags.Author(repo, o.Author)
+	if err != nil {
+		return err
+	}
+	if o.Lock && o.User == "" {
+		o.change.LockedUser = author.Name + " <" + author.Email + ">"
+	} else {
+		o.change.LockedUser = o.User
+	}
+	ns := o.id.Namespace
+	edit := func(s *source.Snapshot) (*source.Change, error) {
+		found, err := workload.Find(s.FS, path, ns)
+		if err != nil {
+			return nil, err
+		}
+		var w *workload.Workload
+		ids := make([]workload.ID, len(found))
+		for i := range found {
+			ids[i] = found[i].ID
+			if found[i].ID == o.id {
+				w = &found[i]
+			}
+		}
+		if w == nil {
+			return nil, images.UnknownWorkload(ids, o.id)
+		}
+		change, err := o.expandTags(*w)
+		if err != nil {
+			return nil, err
+		}
+		src, err := fs.ReadFile(s.FS, w.File)
+		if err != nil {
+			return nil, err
+		}
+		out, err := workload.SetPolicy(src, *w, change)
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Equal(out, src) {
+			return nil, nil
+		}
+		msg := o.verb + ": " + o.id.String() + "\n"
+		if o.Message != "" {
+			msg = o.Message + "\n\n" + msg
+		}
+		return &source.Change{Files: map[string][]byte{w.File: out}, Message: msg}, nil
+	}
+	res, err := repo.Update(ctx, snap.Ref, author, edit)
+	if err != nil {
+		return err
+	}
+	if res.Revision == "" {
+		fmt.Fprintf(o.ErrOut, "%s already has that policy: nothing to commit\n", o.id)
+		return nil
+	}
+	verb := "committed"
+	if res.Pushed {
+		verb = "committed and pushed"
+	}
+	fmt.Fprintf(o.Out, "%s: %s (%s %s on %s)\n", o.verb, o.id, verb, res.Revision, res.Branch)
+	return nil
+}
+
+// expandTags turns --tag-all into a filter per container, and checks that
+// named containers exist.
+func (o *Options) expandTags(w workload.Workload) (workload.PolicyChange, error) {
+	change := o.change
+	if change.Tags == nil {
+		return change, nil
+	}
+	tags := map[string]string{}
+	if o.TagAll != "" {
+		for _, c := range w.Containers {
+			tags[c.Name] = o.TagAll
+		}
+	}
+	for name, pattern := range change.Tags {
+		if _, ok := w.Container(name); !ok {
+			names := make([]string, len(w.Containers))
+			for i, c := range w.Containers {
+				names[i] = c.Name
+			}
+			sort.Strings(names)
+			return change, fmt.Errorf("%s has no container %q: it has %s", w.ID, name, strings.Join(names, ", "))
+		}
+		tags[name] = pattern
+	}
+	change.Tags = tags
+	return change, nil
+}

@@ -1,0 +1,200 @@
+package images
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/imagepolicy"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/registry"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
+)
+
+// Container is one container of a workload in git, with what the registry
+// says about its image.
+type Container struct {
+	Workload   workload.ID `json:"workload"`
+	Origin     string      `json:"origin"`
+	Name       string      `json:"container"`
+	Init       bool        `json:"init,omitempty"`
+	Image      string      `json:"image"`
+	Policy     string      `json:"policy"`
+	Automated  bool        `json:"automated"`
+	Locked     bool        `json:"locked"`
+	LockedUser string      `json:"lockedUser,omitempty"`
+	LockedMsg  string      `json:"lockedMessage,omitempty"`
+	// Running is the image the cluster runs for this container, when known.
+	Running string `json:"running,omitempty"`
+	// Latest is the newest tag the policy allows.
+	Latest string `json:"latest,omitempty"`
+	// Tags are the tags the policy allows, newest first.
+	Tags []Tag `json:"tags,omitempty"`
+	// Error says why the image could not be scanned.
+	Error string `json:"error,omitempty"`
+	// Note says why the image is left alone, such as a digest-only reference.
+	Note string `json:"note,omitempty"`
+
+	ref     Ref
+	pattern imagepolicy.Pattern
+	created map[string]time.Time
+}
+
+// Tag is an allowed tag of a container's repository.
+type Tag struct {
+	Name    string    `json:"name"`
+	Created time.Time `json:"created,omitzero"`
+	Current bool      `json:"current,omitempty"`
+}
+
+// Scan finds the workloads under dir of a commit's tree and asks the
+// registry about each of their images, each repository once. only, when
+// not empty, restricts it to those workloads. Problems with one image are
+// reported on its containers; the error is for the tree as a whole.
+func Scan(ctx context.Context, fsys fs.FS, dir, defaultNamespace string, reg *registry.Client, only []workload.ID) ([]Container, error) {
+	workloads, err := workload.Find(fsys, dir, defaultNamespace)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKnown(workloads, only); err != nil {
+		return nil, err
+	}
+	var out []Container
+	for _, w := range workloads {
+		if len(only) > 0 && !slices.Contains(only, w.ID) {
+			continue
+		}
+		pol := w.Policy()
+		for _, c := range w.Containers {
+			out = append(out, newContainer(w, pol, c))
+		}
+	}
+
+	// One request per repository, with the creation times its policies need.
+	needCreated := map[string][]imagepolicy.Pattern{}
+	var repos []string
+	for _, c := range out {
+		if c.Error != "" || c.Note != "" {
+			continue
+		}
+		if _, ok := needCreated[c.ref.Repo]; !ok {
+			repos = append(repos, c.ref.Repo)
+			needCreated[c.ref.Repo] = nil
+		}
+		if imagepolicy.NeedsCreated(c.pattern) {
+			needCreated[c.ref.Repo] = append(needCreated[c.ref.Repo], c.pattern)
+		}
+	}
+	reqs := make([]registry.Request, len(repos))
+	for i, repo := range repos {
+		pats := needCreated[repo]
+		reqs[i] = registry.Request{Repo: repo}
+		if len(pats) > 0 {
+			reqs[i].Created = func(tag string) bool {
+				for _, p := range pats {
+					if p.Allows(tag) {
+						return true
+					}
+				}
+				return false
+			}
+		}
+	}
+	byRepo := map[string]registry.Response{}
+	for _, res := range reg.Scan(ctx, reqs) {
+		byRepo[res.Repo] = res
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		c := &out[i]
+		if c.Error != "" || c.Note != "" {
+			continue
+		}
+		res := byRepo[c.ref.Repo]
+		if res.Err != nil {
+			c.Error = res.Err.Error()
+			continue
+		}
+		c.choose(res)
+	}
+	return out, nil
+}
+
+func newContainer(w workload.Workload, pol workload.Policy, c workload.Container) Container {
+	out := Container{
+		Workload: w.ID, Origin: w.Origin(), Name: c.Name, Init: c.Init, Image: c.Image,
+		Automated: pol.Automated, Locked: pol.Locked, LockedUser: pol.LockedUser, LockedMsg: pol.LockedMsg,
+	}
+	raw := pol.Tags[c.Name]
+	p, err := imagepolicy.Parse(raw)
+	if err != nil {
+		out.Policy = raw
+		out.Error = fmt.Sprintf("%s (%s): container %s: invalid tag filter %q: %v; fix the annotation", w.ID, w.Origin(), c.Name, raw, err)
+		return out
+	}
+	out.pattern, out.Policy = p, p.String()
+	ref, err := ParseRef(c.Image)
+	if err != nil {
+		out.Error = fmt.Sprintf("%s (%s): container %s: %v", w.ID, w.Origin(), c.Name, err)
+		return out
+	}
+	out.ref = ref
+	if ref.Tag == "" && ref.Digest != "" {
+		out.Note = "pinned by digest without a tag: left alone"
+	}
+	return out
+}
+
+// choose orders the allowed tags and picks the newest.
+func (c *Container) choose(res registry.Response) {
+	tags := make([]imagepolicy.Tag, 0, len(res.Tags))
+	c.created = map[string]time.Time{}
+	for _, name := range res.Tags {
+		t := imagepolicy.Tag{Name: name}
+		if img, ok := res.Images[name]; ok {
+			t.Created = img.Created
+			c.created[name] = img.Created
+		}
+		tags = append(tags, t)
+	}
+	for _, t := range imagepolicy.Sort(c.pattern, tags) {
+		c.Tags = append(c.Tags, Tag{Name: t.Name, Created: t.Created, Current: t.Name == c.ref.Tag})
+	}
+	if len(c.Tags) > 0 {
+		c.Latest = c.Tags[0].Name
+	}
+}
+
+// checkKnown fails for named workloads that are not in the repository,
+// naming close matches.
+func checkKnown(workloads []workload.Workload, only []workload.ID) error {
+	ids := make([]workload.ID, len(workloads))
+	for i, w := range workloads {
+		ids[i] = w.ID
+	}
+	for _, want := range only {
+		if slices.Contains(ids, want) {
+			continue
+		}
+		return UnknownWorkload(ids, want)
+	}
+	return nil
+}
+
+// UnknownWorkload is the error for a workload id the repository lacks.
+func UnknownWorkload(ids []workload.ID, want workload.ID) error {
+	close := workload.Closest(ids, want)
+	if len(close) == 0 {
+		return fmt.Errorf("workload %s is not in the repository; list them with kubectl gitops workloads", want)
+	}
+	names := make([]string, len(close))
+	for i, id := range close {
+		names[i] = id.String()
+	}
+	sort.Strings(names)
+	return fmt.Errorf("workload %s is not in the repository; did you mean %v?", want, names)
+}

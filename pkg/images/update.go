@@ -1,0 +1,298 @@
+package images
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"sort"
+	"strings"
+	"testing/fstest"
+
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/imagepolicy"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/registry"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
+)
+
+// UpdateOptions say which images to move.
+type UpdateOptions struct {
+	// Workloads, when set, is a manual release: these workloads are
+	// updated whether automated or not. Otherwise, automated workloads are.
+	Workloads []workload.ID
+	// Images releases exactly these repo:tag images, to Workloads or, when
+	// none is named, to every workload using the repository, whatever the
+	// tag filters say.
+	Images []Ref
+	// Force updates locked workloads that are named.
+	Force bool
+}
+
+// Change is one image moved in one container.
+type Change struct {
+	Workload  workload.ID `json:"workload"`
+	Container string      `json:"container"`
+	File      string      `json:"file"`
+	From      string      `json:"from"`
+	To        string      `json:"to"`
+}
+
+// Describe says what the change does, as in the commit message:
+// "repo 1.0.0 -> 1.2.0 (ns:kind/name)".
+func (c Change) Describe() string {
+	from, _ := ParseRef(c.From)
+	to, _ := ParseRef(c.To)
+	return fmt.Sprintf("%s %s -> %s (%s)", from.Repo, tagOrDigest(from), tagOrDigest(to), c.Workload)
+}
+
+func tagOrDigest(r Ref) string {
+	if r.Tag != "" {
+		return r.Tag
+	}
+	return r.Digest
+}
+
+// Plan decides the changes from a scan. Locked workloads are never moved,
+// unless named and forced; a locked workload named without force is an
+// error. Automated updates only move forward.
+func Plan(ctx context.Context, containers []Container, reg *registry.Client, opts UpdateOptions) ([]Change, error) {
+	var changes []Change
+	var errs []error
+	named := func(id workload.ID) bool { return slices.Contains(opts.Workloads, id) }
+	refused := map[workload.ID]bool{}
+	for _, c := range containers {
+		manual := len(opts.Workloads) > 0 || len(opts.Images) > 0
+		if len(opts.Workloads) > 0 && !named(c.Workload) {
+			continue
+		}
+		if c.Locked && !(opts.Force && named(c.Workload)) {
+			if named(c.Workload) && !refused[c.Workload] {
+				refused[c.Workload] = true
+				errs = append(errs, fmt.Errorf("%s is locked%s: unlock it, or pass --force to release it anyway", c.Workload, lockReason(c)))
+			}
+			continue
+		}
+		if !manual && !c.Automated {
+			continue
+		}
+		if c.Note != "" {
+			continue
+		}
+		var to Ref
+		var ok bool
+		var err error
+		if len(opts.Images) > 0 {
+			to, ok, err = c.release(ctx, reg, opts.Images)
+		} else {
+			if c.Error != "" {
+				errs = append(errs, errors.New(c.Error))
+				continue
+			}
+			to, ok, err = c.newest(ctx, reg, manual)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if ok && to.String() != c.Image {
+			changes = append(changes, Change{Workload: c.Workload, Container: c.Name, File: originFile(c.Origin), From: c.Image, To: to.String()})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return changes, nil
+}
+
+func lockReason(c Container) string {
+	var parts []string
+	if c.LockedUser != "" {
+		parts = append(parts, "by "+c.LockedUser)
+	}
+	if c.LockedMsg != "" {
+		parts = append(parts, fmt.Sprintf("%q", c.LockedMsg))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ": ") + ")"
+}
+
+// newest returns the container's image moved to the newest allowed tag, if
+// that is newer than the one in git (or, for a manual release, different).
+func (c *Container) newest(ctx context.Context, reg *registry.Client, manual bool) (Ref, bool, error) {
+	if c.Latest == "" || c.Latest == c.ref.Tag {
+		return Ref{}, false, nil
+	}
+	if !manual && !c.isNewer(c.Latest) {
+		return Ref{}, false, nil
+	}
+	return c.retag(ctx, reg, c.Latest)
+}
+
+// release returns the container's image at the released tag, if one of the
+// released images is of its repository.
+func (c *Container) release(ctx context.Context, reg *registry.Client, images []Ref) (Ref, bool, error) {
+	for _, img := range images {
+		if img.Repo != c.ref.Repo {
+			continue
+		}
+		if !slices.ContainsFunc(c.Tags, func(t Tag) bool { return t.Name == img.Tag }) {
+			tags, err := reg.Tags(ctx, img.Repo)
+			if err != nil {
+				return Ref{}, false, err
+			}
+			if !slices.Contains(tags, img.Tag) {
+				return Ref{}, false, fmt.Errorf("image %s: the registry has no tag %q", img.Repo, img.Tag)
+			}
+		}
+		return c.retag(ctx, reg, img.Tag)
+	}
+	return Ref{}, false, nil
+}
+
+// retag moves the reference to tag, keeping a digest pin by pinning the new
+// tag's digest.
+func (c *Container) retag(ctx context.Context, reg *registry.Client, tag string) (Ref, bool, error) {
+	to := Ref{Repo: c.ref.Repo, Tag: tag}
+	if c.ref.Digest != "" {
+		d, err := reg.Digest(ctx, c.ref.Repo, tag)
+		if err != nil {
+			return Ref{}, false, err
+		}
+		to.Digest = d
+	}
+	return to, true, nil
+}
+
+// isNewer says whether tag is newer than the tag in git, by version for
+// semver policies and by creation time otherwise. A tag in git that the
+// policy does not allow, or whose age is unknown, is always moved.
+func (c *Container) isNewer(tag string) bool {
+	if c.pattern.Kind() == imagepolicy.Semver {
+		cur, err1 := semver.NewVersion(c.ref.Tag)
+		next, err2 := semver.NewVersion(tag)
+		if err1 != nil || err2 != nil {
+			return true
+		}
+		return next.GreaterThan(cur)
+	}
+	cur, ok1 := c.created[c.ref.Tag]
+	next, ok2 := c.created[tag]
+	if !ok1 || !ok2 || cur.IsZero() {
+		return true
+	}
+	return next.After(cur)
+}
+
+func originFile(origin string) string {
+	if i := strings.LastIndex(origin, ":"); i > 0 {
+		return origin[:i]
+	}
+	return origin
+}
+
+// Edit applies the changes to the files of a tree and returns the new
+// contents of the files that changed. Each edited file is parsed again and
+// checked: every workload and image is as before, but for the changed
+// images, which are as intended.
+func Edit(fsys fs.FS, dir, defaultNamespace string, changes []Change) (map[string][]byte, error) {
+	workloads, err := workload.Find(fsys, dir, defaultNamespace)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[workload.ID]workload.Workload{}
+	for _, w := range workloads {
+		byID[w.ID] = w
+	}
+	files := map[string][]byte{}
+	want := map[string]string{} // "id/container" -> image
+	for _, ch := range changes {
+		w, ok := byID[ch.Workload]
+		if !ok {
+			return nil, fmt.Errorf("workload %s is no longer in the repository", ch.Workload)
+		}
+		src, ok := files[w.File]
+		if !ok {
+			if src, err = fs.ReadFile(fsys, w.File); err != nil {
+				return nil, err
+			}
+		}
+		out, err := workload.SetImage(src, w, ch.Container, ch.To)
+		if err != nil {
+			return nil, err
+		}
+		files[w.File] = out
+		want[ch.Workload.String()+"/"+ch.Container] = ch.To
+	}
+	for file, out := range files {
+		if err := verify(fsys, file, out, defaultNamespace, want); err != nil {
+			return nil, fmt.Errorf("%s: the edit did not verify, nothing is committed: %w", file, err)
+		}
+	}
+	return files, nil
+}
+
+// verify parses a file before and after its edit and checks that exactly
+// the wanted images changed.
+func verify(fsys fs.FS, file string, after []byte, defaultNamespace string, want map[string]string) error {
+	before, err := fs.ReadFile(fsys, file)
+	if err != nil {
+		return err
+	}
+	old, err := workload.Find(fstest.MapFS{file: {Data: before}}, ".", defaultNamespace)
+	if err != nil {
+		return err
+	}
+	cur, err := workload.Find(fstest.MapFS{file: {Data: after}}, ".", defaultNamespace)
+	if err != nil {
+		return err
+	}
+	if len(old) != len(cur) {
+		return fmt.Errorf("%d workloads before, %d after", len(old), len(cur))
+	}
+	for i := range old {
+		if old[i].ID != cur[i].ID || len(old[i].Containers) != len(cur[i].Containers) {
+			return fmt.Errorf("workload %s changed shape", old[i].ID)
+		}
+		for j, oc := range old[i].Containers {
+			expect := oc.Image
+			if img, ok := want[old[i].ID.String()+"/"+oc.Name]; ok {
+				expect = img
+			}
+			if got := cur[i].Containers[j].Image; got != expect {
+				return fmt.Errorf("%s container %s: image %q, want %q", old[i].ID, oc.Name, got, expect)
+			}
+		}
+	}
+	return nil
+}
+
+// Message is the commit message for the changes: Flux v1's "Auto-release"
+// subject for automation, "Release" for a manual release, or the given
+// subject, then one line per change.
+func Message(changes []Change, manual bool, subject string) string {
+	if subject == "" {
+		verb := "Auto-release"
+		if manual {
+			verb = "Release"
+		}
+		imgs := map[string]bool{}
+		for _, c := range changes {
+			imgs[c.To] = true
+		}
+		if len(imgs) == 1 {
+			subject = verb + " " + changes[0].To
+		} else {
+			subject = fmt.Sprintf("%s multiple (%d) images", verb, len(imgs))
+		}
+	}
+	lines := make([]string, len(changes))
+	for i, c := range changes {
+		lines[i] = c.Describe()
+	}
+	sort.Strings(lines)
+	return subject + "\n\n" + strings.Join(lines, "\n") + "\n"
+}
