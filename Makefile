@@ -81,8 +81,9 @@ $(VALIDATE_KREW):
 	hack/install-tool.sh $@ sigs.k8s.io/krew/cmd/validate-krew-manifest@$(KREW_VERSION)
 
 .PHONY: bench
-bench: build testbin ## Time sync against kubectl apply on 1000 ConfigMaps, in one run.
+bench: build testbin ## Time sync against kubectl apply on 1000 ConfigMaps; count registry requests of a 200x50 scan.
 	KUBECTL_GITOPS_TESTBIN=$(TESTBIN_DIR) go run ./test/bench --plugin $(BIN) --objects 1000
+	go test ./pkg/registry/ -run '^$$' -bench Scan200x50 -benchtime 1x
 
 .PHONY: demo
 demo: build testbin ## Sync a sample repository into a throwaway local cluster.

@@ -88,4 +88,12 @@ run kubectl scale deployment web -n demo --replicas=1
 run kubectl gitops sync --name demo --force-conflicts --wait --timeout 2m
 run kubectl get deployment web -n demo
 
+step "workload policy lives in git: lock, list, unlock"
+run kubectl gitops workloads --name demo -A
+run kubectl gitops lock demo:deployment/web --name demo -m "hold for the demo"
+git -C "$work/repo" log --oneline -1
+run kubectl gitops workloads --name demo -A
+run kubectl gitops unlock demo:deployment/web --name demo
+git -C "$work/repo" diff --quiet HEAD~2 HEAD && echo "lock then unlock: the manifest is byte for byte what it was"
+
 step "done"
