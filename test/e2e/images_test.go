@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -82,18 +81,7 @@ func gitops(t *testing.T, dir string, args ...string) result {
 		"DOCKER_CONFIG=" + filepath.Join(home, "docker"),
 		"GIT_CONFIG_GLOBAL=" + filepath.Join(home, "gitconfig"),
 	}
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			t.Fatal(err)
-		}
-		code = ee.ExitCode()
-	}
-	return result{stdout: out.String(), stderr: errOut.String(), code: code}
+	return execute(t, cmd)
 }
 
 func mustGitops(t *testing.T, dir string, args ...string) result {

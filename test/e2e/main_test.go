@@ -105,6 +105,13 @@ func kubectl(t *testing.T, args ...string) result {
 		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
 		"GIT_CONFIG_NOSYSTEM=1",
 	}
+	return execute(t, cmd)
+}
+
+// execute runs a command and returns its output and exit status; a command
+// that cannot start fails the test.
+func execute(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -112,7 +119,7 @@ func kubectl(t *testing.T, args ...string) result {
 	if err != nil {
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) {
-			t.Fatalf("kubectl %v: %v", args, err)
+			t.Fatalf("%v: %v", cmd.Args, err)
 		}
 		code = exit.ExitCode()
 	}
