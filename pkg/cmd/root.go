@@ -14,6 +14,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/status"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/sync"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/version"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/watch"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/workloads"
 )
 
@@ -41,6 +42,7 @@ of each sync in the cluster. Nothing runs inside the cluster.`,
 		diff.NewCmdDiff(f, streams),
 		status.NewCmdStatus(f, streams),
 		version.NewCmdVersion(streams),
+		watch.NewCmdWatch(f, streams),
 		images.NewCmdImages(f, streams),
 		workloads.NewCmdWorkloads(f, streams),
 		policy.NewCmdPolicy(f, streams),

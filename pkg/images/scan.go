@@ -36,8 +36,12 @@ type Container struct {
 	Error string `json:"error,omitempty"`
 	// Note says why the image is left alone, such as a digest-only reference.
 	Note string `json:"note,omitempty"`
+	// Generated says that a generator made the workload (Origin names
+	// it): its images are moved by the updaters its config declares.
+	Generated bool `json:"generated,omitempty"`
 
 	ref     Ref
+	pinned  bool // by digest only: nothing to ask the registry
 	pattern imagepolicy.Pattern
 	created map[string]time.Time
 }
@@ -53,11 +57,24 @@ type Tag struct {
 // registry about each of their images, each repository once. only, when
 // not empty, restricts it to those workloads. Problems with one image are
 // reported on its containers; the error is for the tree as a whole.
+//
+// Scan reads the manifest files only; ScanWorkloads takes the workloads
+// of Tree.Workloads, generated ones included.
 func Scan(ctx context.Context, fsys fs.FS, dir, defaultNamespace string, reg *registry.Client, only []workload.ID) ([]Container, error) {
 	workloads, err := workload.Find(fsys, dir, defaultNamespace)
 	if err != nil {
 		return nil, err
 	}
+	found := make([]Found, len(workloads))
+	for i, w := range workloads {
+		found[i] = Found{Workload: w, Origin: w.Origin()}
+	}
+	return ScanWorkloads(ctx, found, reg, only)
+}
+
+// ScanWorkloads is Scan for the workloads a tree was found to hold (see
+// Tree.Workloads).
+func ScanWorkloads(ctx context.Context, workloads []Found, reg *registry.Client, only []workload.ID) ([]Container, error) {
 	if err := checkKnown(workloads, only); err != nil {
 		return nil, err
 	}
@@ -76,7 +93,7 @@ func Scan(ctx context.Context, fsys fs.FS, dir, defaultNamespace string, reg *re
 	needCreated := map[string][]imagepolicy.Pattern{}
 	var repos []string
 	for _, c := range out {
-		if c.Error != "" || c.Note != "" {
+		if c.Error != "" || c.pinned {
 			continue
 		}
 		if _, ok := needCreated[c.ref.Repo]; !ok {
@@ -111,7 +128,7 @@ func Scan(ctx context.Context, fsys fs.FS, dir, defaultNamespace string, reg *re
 	}
 	for i := range out {
 		c := &out[i]
-		if c.Error != "" || c.Note != "" {
+		if c.Error != "" || c.pinned {
 			continue
 		}
 		res := byRepo[c.ref.Repo]
@@ -124,26 +141,28 @@ func Scan(ctx context.Context, fsys fs.FS, dir, defaultNamespace string, reg *re
 	return out, nil
 }
 
-func newContainer(w workload.Workload, pol workload.Policy, c workload.Container) Container {
+func newContainer(w Found, pol workload.Policy, c workload.Container) Container {
 	out := Container{
-		Workload: w.ID, Origin: w.Origin(), Name: c.Name, Init: c.Init, Image: c.Image,
+		Workload: w.ID, Origin: w.Origin, Name: c.Name, Init: c.Init, Image: c.Image,
 		Automated: pol.Automated, Locked: pol.Locked, LockedUser: pol.LockedUser, LockedMsg: pol.LockedMsg,
+		Generated: w.Generated, Note: w.Note,
 	}
 	raw := pol.Tags[c.Name]
 	p, err := imagepolicy.Parse(raw)
 	if err != nil {
 		out.Policy = raw
-		out.Error = fmt.Sprintf("%s (%s): container %s: invalid tag filter %q: %v; fix the annotation", w.ID, w.Origin(), c.Name, raw, err)
+		out.Error = fmt.Sprintf("%s (%s): container %s: invalid tag filter %q: %v; fix the annotation", w.ID, w.Origin, c.Name, raw, err)
 		return out
 	}
 	out.pattern, out.Policy = p, p.String()
 	ref, err := ParseRef(c.Image)
 	if err != nil {
-		out.Error = fmt.Sprintf("%s (%s): container %s: %v", w.ID, w.Origin(), c.Name, err)
+		out.Error = fmt.Sprintf("%s (%s): container %s: %v", w.ID, w.Origin, c.Name, err)
 		return out
 	}
 	out.ref = ref
 	if ref.Tag == "" && ref.Digest != "" {
+		out.pinned = true
 		out.Note = "pinned by digest without a tag: left alone"
 	}
 	return out
@@ -171,7 +190,7 @@ func (c *Container) choose(res registry.Response) {
 
 // checkKnown fails for named workloads that are not in the repository,
 // naming close matches.
-func checkKnown(workloads []workload.Workload, only []workload.ID) error {
+func checkKnown(workloads []Found, only []workload.ID) error {
 	ids := make([]workload.ID, len(workloads))
 	for i, w := range workloads {
 		ids[i] = w.ID

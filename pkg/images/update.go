@@ -34,9 +34,12 @@ type UpdateOptions struct {
 type Change struct {
 	Workload  workload.ID `json:"workload"`
 	Container string      `json:"container"`
-	File      string      `json:"file"`
+	File      string      `json:"file,omitempty"`
 	From      string      `json:"from"`
 	To        string      `json:"to"`
+	// Generated says that the workload is made by a generator, and the
+	// change is made by the updaters of its config, not in File.
+	Generated bool `json:"generated,omitempty"`
 }
 
 // Describe says what the change does, as in the commit message:
@@ -97,7 +100,11 @@ func Plan(ctx context.Context, containers []Container, reg *registry.Client, opt
 			continue
 		}
 		if ok && to.String() != c.Image {
-			changes = append(changes, Change{Workload: c.Workload, Container: c.Name, File: originFile(c.Origin), From: c.Image, To: to.String()})
+			ch := Change{Workload: c.Workload, Container: c.Name, From: c.Image, To: to.String(), Generated: c.Generated}
+			if !c.Generated {
+				ch.File = originFile(c.Origin)
+			}
+			changes = append(changes, ch)
 		}
 	}
 	if len(errs) > 0 {

@@ -27,7 +27,14 @@ import (
 // anything else is YAML, decoded with the YAML 1.1 rules of kubectl, so that
 // the objects are the ones `kubectl apply -f` would send.
 func decodeFile(file string, data []byte, lines bool) ([]Object, []error) {
-	d := &decoder{file: file, lines: lines}
+	return decodeOutput(Origin{File: file}, data, lines)
+}
+
+// decodeOutput is decodeFile for data from origin's File or, when origin
+// names a Generator, from that generator's output.
+func decodeOutput(origin Origin, data []byte, lines bool) ([]Object, []error) {
+	file := origin.File
+	d := &decoder{file: file, generator: origin.Generator, lines: lines}
 	if !bytes.HasPrefix(bytes.TrimLeftFunc(data, unicode.IsSpace), []byte("{")) {
 		d.decodeYAML(data, 1)
 		return d.objs, d.errs
@@ -39,7 +46,7 @@ func decodeFile(file string, data []byte, lines bool) ([]Object, []error) {
 	if n > 1 {
 		return d.objs, append(d.errs, err)
 	}
-	y := &decoder{file: file, lines: lines}
+	y := &decoder{file: file, generator: origin.Generator, lines: lines}
 	y.decodeYAML(data[off:], line)
 	if len(y.errs) > 0 && path.Ext(file) == ".json" {
 		// Neither JSON nor YAML: in a .json file, JSON is what was meant.
@@ -49,17 +56,18 @@ func decodeFile(file string, data []byte, lines bool) ([]Object, []error) {
 }
 
 type decoder struct {
-	file  string
-	lines bool
-	objs  []Object
-	errs  []error
+	file      string
+	generator string
+	lines     bool
+	objs      []Object
+	errs      []error
 }
 
 func (d *decoder) origin(line int) Origin {
 	if !d.lines {
 		line = 0
 	}
-	return Origin{File: d.file, Line: line}
+	return Origin{File: d.file, Line: line, Generator: d.generator}
 }
 
 func (d *decoder) fail(line int, err error) {

@@ -27,10 +27,22 @@ import (
 type Origin struct {
 	File string
 	Line int
+	// Generator, when set, names the generator whose output held the
+	// object; File is then the config that declares it, and Line the line
+	// in the generator's output.
+	Generator string
 }
 
-// String returns "file:line", or "file" when the line is unknown.
+// String returns "file:line", or "file" when the line is unknown; for a
+// generator's output, `generator "name" (file), output line N`.
 func (o Origin) String() string {
+	if o.Generator != "" {
+		s := "generator " + strconv.Quote(o.Generator) + " (" + o.File + ")"
+		if o.Line > 0 {
+			s += ", output line " + strconv.Itoa(o.Line)
+		}
+		return s
+	}
 	if o.Line <= 0 {
 		return o.File
 	}
@@ -71,17 +83,30 @@ func (e *Error) Unwrap() error { return e.Err }
 // Render reports every problem it finds, each as an *Error, joined with
 // errors.Join, and then returns no objects. It stops early only when ctx is
 // done, and then returns ctx.Err().
+//
+// When a generator config (.gitops.yaml) applies to dir, Render does not
+// run its programs: it returns an error naming them (see RenderWith).
 func Render(ctx context.Context, fsys fs.FS, dir string) ([]Object, error) {
+	return RenderWith(ctx, fsys, dir, Options{})
+}
+
+// checkDir checks that dir is a directory of fsys.
+func checkDir(fsys fs.FS, dir string) error {
 	if !fs.ValidPath(dir) {
-		return nil, fmt.Errorf("render: invalid path %q: want a slash-separated path inside the tree, like \"apps/web\" or \".\"", dir)
+		return fmt.Errorf("render: invalid path %q: want a slash-separated path inside the tree, like \"apps/web\" or \".\"", dir)
 	}
 	info, err := fs.Stat(fsys, dir)
 	if err != nil {
-		return nil, fmt.Errorf("render: %w", err)
+		return fmt.Errorf("render: %w", err)
 	}
 	if !info.IsDir() {
-		return nil, fmt.Errorf("render: %s is not a directory", dir)
+		return fmt.Errorf("render: %s is not a directory", dir)
 	}
+	return nil
+}
+
+// renderFiles renders the manifest files under dir, as Render describes.
+func renderFiles(ctx context.Context, fsys fs.FS, dir string) ([]Object, error) {
 	r := &renderer{ctx: ctx, fsys: fsys}
 	if err := r.walk(dir); err != nil {
 		return nil, err

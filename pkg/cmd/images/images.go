@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -57,6 +58,7 @@ type Options struct {
 	Insecure  []string
 
 	namespace string
+	committed string
 	ids       []workload.ID
 	refs      []images.Ref
 	factory   kcmdutil.Factory
@@ -151,12 +153,16 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	tree, err := o.tree(snap, path)
+	if err != nil {
+		return err
+	}
+	found, err := tree.Workloads(ctx)
+	if err != nil {
+		return fmt.Errorf("revision %.12s: %w", snap.Revision, err)
+	}
 	ids := o.ids
 	if len(ids) == 0 {
-		found, err := workload.Find(snap.FS, path, o.namespace)
-		if err != nil {
-			return fmt.Errorf("revision %.12s: %w", snap.Revision, err)
-		}
 		for _, w := range found {
 			ids = append(ids, w.ID)
 		}
@@ -167,7 +173,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	containers, err := images.Scan(ctx, snap.FS, path, o.namespace, reg, o.ids)
+	containers, err := images.ScanWorkloads(ctx, found, reg, o.ids)
 	if err != nil {
 		return fmt.Errorf("revision %.12s: %w", snap.Revision, err)
 	}
@@ -182,7 +188,28 @@ func (o *Options) Run(ctx context.Context) error {
 		_ = o.print(containers)
 		return fmt.Errorf("%w\nnothing was committed", err)
 	}
-	return o.update(ctx, repo, snap, path, reg, containers)
+	return o.update(ctx, repo, snap, path, reg, found, containers)
+}
+
+// Automate runs image automation for the automated, unlocked workloads of
+// the source the flags name, as images --update does, writing what it says to
+// out, and returns the revision it committed ("" when nothing changed).
+func Automate(ctx context.Context, f kcmdutil.Factory, src syncflags.Flags, out io.Writer) (string, error) {
+	o := &Options{Source: src, Update: true, factory: f, IOStreams: genericiooptions.IOStreams{Out: out, ErrOut: out}}
+	if err := o.Complete(); err != nil {
+		return "", err
+	}
+	if err := o.Run(ctx); err != nil {
+		return "", err
+	}
+	return o.committed, nil
+}
+
+// tree is what images reads of the commit snap: the manifests under path,
+// and the generators of a .gitops.yaml when --allow-generators allows them.
+func (o *Options) tree(snap *source.Snapshot, path string) (images.Tree, error) {
+	gen, err := o.Source.GenerateOptions(snap.Revision, o.namespace)
+	return images.Tree{FS: snap.FS, Dir: path, Namespace: o.namespace, Generate: gen}, err
 }
 
 func scanErrors(containers []images.Container) error {
@@ -198,15 +225,22 @@ func scanErrors(containers []images.Container) error {
 }
 
 // update plans, edits, commits and pushes.
-func (o *Options) update(ctx context.Context, repo *source.Repository, snap *source.Snapshot, path string, reg *registry.Client, scanned []images.Container) error {
+func (o *Options) update(ctx context.Context, repo *source.Repository, snap *source.Snapshot, path string, reg *registry.Client, found []images.Found, scanned []images.Container) error {
 	opts := images.UpdateOptions{Workloads: o.ids, Images: o.refs, Force: o.Force}
 	manual := len(o.ids) > 0 || len(o.refs) > 0
+	o.noteSkipped(scanned)
 	var planned []images.Change
 	edit := func(s *source.Snapshot) (*source.Change, error) {
-		containers := scanned
+		containers, workloads := scanned, found
+		tree, err := o.tree(s, path)
+		if err != nil {
+			return nil, err
+		}
 		if s.Revision != snap.Revision {
-			var err error
-			if containers, err = images.Scan(ctx, s.FS, path, o.namespace, reg, o.ids); err != nil {
+			if workloads, err = tree.Workloads(ctx); err != nil {
+				return nil, err
+			}
+			if containers, err = images.ScanWorkloads(ctx, workloads, reg, o.ids); err != nil {
 				return nil, err
 			}
 			if err := scanErrors(containers); err != nil {
@@ -218,7 +252,7 @@ func (o *Options) update(ctx context.Context, repo *source.Repository, snap *sou
 			planned = nil
 			return nil, err
 		}
-		files, err := images.Edit(s.FS, path, o.namespace, changes)
+		files, err := images.EditTree(ctx, tree, workloads, changes)
 		if err != nil {
 			return nil, err
 		}
@@ -249,6 +283,7 @@ func (o *Options) update(ctx context.Context, repo *source.Repository, snap *sou
 		fmt.Fprintln(o.ErrOut, "no image to update")
 		return nil
 	}
+	o.committed = res.Revision
 	if o.Output != "" {
 		return cmdutil.PrintObject(o.Out, o.Output, struct {
 			Revision string          `json:"revision"`
@@ -266,6 +301,27 @@ func (o *Options) update(ctx context.Context, repo *source.Repository, snap *sou
 	}
 	fmt.Fprintf(o.Out, "%s %s on %s\n", verb, res.Revision, res.Branch)
 	return nil
+}
+
+// noteSkipped says, on stderr, which images the update would have moved
+// but leaves alone, because their workload is generated and no updater can
+// move them.
+func (o *Options) noteSkipped(containers []images.Container) {
+	for _, c := range containers {
+		if !c.Generated || c.Note == "" || c.Locked {
+			continue
+		}
+		considered := c.Automated
+		switch ref, _ := images.ParseRef(c.Image); {
+		case len(o.ids) > 0:
+			considered = slices.Contains(o.ids, c.Workload)
+		case len(o.refs) > 0:
+			considered = slices.ContainsFunc(o.refs, func(r images.Ref) bool { return r.Repo == ref.Repo })
+		}
+		if considered {
+			fmt.Fprintf(o.ErrOut, "skipped %s container %s: %s\n", c.Workload, c.Name, c.Note)
+		}
+	}
 }
 
 // printDiff writes a unified diff of each edited file.
@@ -317,9 +373,13 @@ func (o *Options) print(containers []images.Container) error {
 		case c.Error != "":
 			fmt.Fprintf(tw, "\t\t  error: %s\t\t\t\n", c.Error)
 			continue
-		case c.Note != "":
+		case c.Note != "" && !c.Generated:
 			fmt.Fprintf(tw, "\t\t  %s (%s)\t\t\t\n", c.Image, c.Note)
 			continue
+		case c.Note != "":
+			fmt.Fprintf(tw, "\t\t  (%s)\t\t\t\n", c.Note)
+		case c.Generated:
+			fmt.Fprintf(tw, "\t\t  (generated: moved by its updaters)\t\t\t\n")
 		}
 		shown := c.Tags
 		if o.Limit > 0 && len(shown) > o.Limit {
@@ -340,7 +400,11 @@ func (o *Options) print(containers []images.Container) error {
 			fmt.Fprintf(tw, "\t\t%s%s\t\t\t%s\n", mark, t.Name, created)
 		}
 		if !inList {
-			fmt.Fprintf(tw, "\t\t'-> %s (in git)\t\t\t\n", tagOf(c.Image))
+			where := "in git"
+			if c.Generated {
+				where = "generated"
+			}
+			fmt.Fprintf(tw, "\t\t'-> %s (%s)\t\t\t\n", tagOf(c.Image), where)
 		}
 	}
 	return tw.Flush()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/apply"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/generate"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/source"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/version"
@@ -24,6 +26,9 @@ import (
 
 // PasswordEnv is the environment variable read for the HTTPS password or token.
 const PasswordEnv = "KUBECTL_GITOPS_GIT_PASSWORD"
+
+// AllowGeneratorsEnv, when true, allows generators as --allow-generators does.
+const AllowGeneratorsEnv = "KUBECTL_GITOPS_ALLOW_GENERATORS"
 
 // Flags name a sync set and where its manifests come from.
 type Flags struct {
@@ -38,6 +43,9 @@ type Flags struct {
 	KnownHostsFile        string
 	InsecureIgnoreHostKey bool
 	InsecureSkipTLSVerify bool
+
+	// AllowGenerators lets the programs a .gitops.yaml declares run.
+	AllowGenerators bool
 
 	cmd *cobra.Command
 }
@@ -56,6 +64,28 @@ func (f *Flags) AddFlags(cmd *cobra.Command) {
 	fs.StringVar(&f.KnownHostsFile, "known-hosts", "", "known_hosts file used to check SSH host keys. Defaults to ~/.ssh/known_hosts.")
 	fs.BoolVar(&f.InsecureIgnoreHostKey, "insecure-ignore-host-key", false, "Do not check SSH host keys (unsafe).")
 	fs.BoolVar(&f.InsecureSkipTLSVerify, "git-insecure-skip-tls-verify", false, "Do not verify the TLS certificate of HTTPS git remotes (unsafe).")
+	fs.BoolVar(&f.AllowGenerators, "allow-generators", false, "Run the generators, KRM functions and updaters that the repository's .gitops.yaml declares: programs on this machine, so review the file first. $"+AllowGeneratorsEnv+"=1 does the same.")
+}
+
+// GenerateOptions says whether the generators of a .gitops.yaml may run, by
+// --allow-generators or $KUBECTL_GITOPS_ALLOW_GENERATORS (never by the
+// repository), and tells them the revision and default namespace.
+func (f *Flags) GenerateOptions(revision, namespace string) (generate.Options, error) {
+	allow := f.AllowGenerators
+	if v := os.Getenv(AllowGeneratorsEnv); v != "" && !allow {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return generate.Options{}, fmt.Errorf("$%s=%q: want 1 or 0", AllowGeneratorsEnv, v)
+		}
+		allow = b
+	}
+	return generate.Options{Allow: allow, Revision: revision, Namespace: namespace}, nil
+}
+
+// RenderOptions are the options to render the commit revision with.
+func (f *Flags) RenderOptions(revision, namespace string) (render.Options, error) {
+	g, err := f.GenerateOptions(revision, namespace)
+	return render.Options{Generate: g}, err
 }
 
 // Validate checks the flags that can be checked without a cluster.
@@ -153,7 +183,11 @@ func (f *Flags) Prepare(ctx context.Context, factory cmdutil.Factory) (*Prepared
 	if dir == "" {
 		dir = "."
 	}
-	objects, err := render.Render(ctx, snap.FS, dir)
+	opts, err := f.RenderOptions(snap.Revision, namespace)
+	if err != nil {
+		return nil, err
+	}
+	objects, err := render.RenderWith(ctx, snap.FS, dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("revision %s of %s: %w", short(snap.Revision), src.Repo, err)
 	}
