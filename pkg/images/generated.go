@@ -11,6 +11,7 @@ import (
 
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/annotations"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/generate"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
@@ -222,4 +223,58 @@ func verifyImages(before, after []Found, changes []Change) error {
 	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
+}
+
+// SetPolicy changes policies of the generated workload id with the setPolicy
+// updaters of the config, run in a copy of the tree, and returns the new
+// content of the files they changed. The tree is rendered again and the
+// workload's annotations checked to hold the new values before anything is
+// returned.
+func (t Tree) SetPolicy(ctx context.Context, id workload.ID, updates []generate.PolicyUpdate) (map[string][]byte, error) {
+	cfg, err := generate.Load(t.FS, t.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil || !cfg.CanSetPolicy() {
+		return nil, fmt.Errorf("%s is generated and its policy cannot be edited: no updater with setPolicy is declared", id)
+	}
+	if !t.Generate.Allow {
+		return nil, &generate.NotAllowedError{Config: cfg}
+	}
+	ws, err := generate.NewWorkspace(t.FS, t.Generate)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = ws.Close() }()
+	if err := ws.CheckUpdaters(cfg, t.Dir); err != nil {
+		return nil, err
+	}
+	for _, u := range updates {
+		u.Workload = id
+		if err := ws.SetPolicy(ctx, cfg, t.Dir, u); err != nil {
+			return nil, err
+		}
+	}
+	files, err := ws.Changes(t.FS)
+	if err != nil {
+		return nil, err
+	}
+	after := t
+	after.FS = overlay{base: t.FS, files: files}
+	found, err := after.Workloads(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("rendering the tree after the updaters of %s ran: %w; nothing is committed", cfg.File, err)
+	}
+	for _, f := range found {
+		if f.ID != id || !f.Generated {
+			continue
+		}
+		for _, u := range updates {
+			if got, _ := annotations.Lookup(f.Annotations, u.Policy); got != u.Value {
+				return nil, fmt.Errorf("after the updaters of %s ran, %s has %s %q, want %q; nothing is committed", cfg.File, id, u.Policy, got, u.Value)
+			}
+		}
+		return files, nil
+	}
+	return nil, fmt.Errorf("after the updaters of %s ran, %s is no longer generated; nothing is committed", cfg.File, id)
 }

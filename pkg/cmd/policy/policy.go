@@ -18,6 +18,7 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/generate"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/imagepolicy"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/images"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/source"
@@ -204,11 +205,16 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	ns := o.id.Namespace
 	edit := func(s *source.Snapshot) (*source.Change, error) {
-		found, err := workload.Find(s.FS, path, ns)
+		gen, err := o.Source.GenerateOptions(s.Revision, ns)
 		if err != nil {
 			return nil, err
 		}
-		var w *workload.Workload
+		tree := images.Tree{FS: s.FS, Dir: path, Namespace: ns, Generate: gen}
+		found, err := tree.Workloads(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var w *images.Found
 		ids := make([]workload.ID, len(found))
 		for i := range found {
 			ids[i] = found[i].ID
@@ -219,26 +225,36 @@ func (o *Options) Run(ctx context.Context) error {
 		if w == nil {
 			return nil, images.UnknownWorkload(ids, o.id)
 		}
-		change, err := o.expandTags(*w)
+		change, err := o.expandTags(w.Workload)
 		if err != nil {
 			return nil, err
 		}
-		src, err := fs.ReadFile(s.FS, w.File)
-		if err != nil {
-			return nil, err
+		var files map[string][]byte
+		if w.Generated {
+			if files, err = tree.SetPolicy(ctx, o.id, policyUpdates(change)); err != nil {
+				return nil, err
+			}
+		} else {
+			src, err := fs.ReadFile(s.FS, w.File)
+			if err != nil {
+				return nil, err
+			}
+			out, err := workload.SetPolicy(src, w.Workload, change)
+			if err != nil {
+				return nil, err
+			}
+			if !bytes.Equal(out, src) {
+				files = map[string][]byte{w.File: out}
+			}
 		}
-		out, err := workload.SetPolicy(src, *w, change)
-		if err != nil {
-			return nil, err
-		}
-		if bytes.Equal(out, src) {
+		if len(files) == 0 {
 			return nil, nil
 		}
 		msg := o.verb + ": " + o.id.String() + "\n"
 		if o.Message != "" {
 			msg = o.Message + "\n\n" + msg
 		}
-		return &source.Change{Files: map[string][]byte{w.File: out}, Message: msg}, nil
+		return &source.Change{Files: files, Message: msg}, nil
 	}
 	res, err := repo.Update(ctx, snap.Ref, author, edit)
 	if err != nil {
@@ -282,4 +298,38 @@ func (o *Options) expandTags(w workload.Workload) (workload.PolicyChange, error)
 	}
 	change.Tags = tags
 	return change, nil
+}
+
+// policyUpdates turns a policy change into the updates that Flux v1's
+// updaters took: a policy name without prefix and its value, "" to remove.
+func policyUpdates(c workload.PolicyChange) []generate.PolicyUpdate {
+	var out []generate.PolicyUpdate
+	set := func(policy, value string) { out = append(out, generate.PolicyUpdate{Policy: policy, Value: value}) }
+	if c.Automated != nil {
+		set("automated", map[bool]string{true: "true"}[*c.Automated])
+	}
+	if c.Locked != nil {
+		if *c.Locked {
+			set("locked", "true")
+			set("locked_user", c.LockedUser)
+			set("locked_msg", c.LockedMsg)
+		} else {
+			set("locked", "")
+			set("locked_user", "")
+			set("locked_msg", "")
+		}
+	}
+	containers := make([]string, 0, len(c.Tags))
+	for name := range c.Tags {
+		containers = append(containers, name)
+	}
+	sort.Strings(containers)
+	for _, name := range containers {
+		pattern := c.Tags[name]
+		if pattern == "*" || pattern == "glob:*" {
+			pattern = ""
+		}
+		set("tag."+name, pattern)
+	}
+	return out
 }
