@@ -3,52 +3,19 @@ package setters
 import (
 	"bytes"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/pmezard/go-difflib/difflib"
 	yamlv2 "go.yaml.in/yaml/v2"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/setters/golden")
+const testdata = golden.Dir("../../testdata/setters")
 
-const testdata = "../../testdata/setters"
+func readInput(t *testing.T, name string) []byte { return testdata.Read(t, name) }
 
-func readInput(t *testing.T, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(testdata, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
-// assertGolden compares got with testdata/setters/golden/<name>.yaml, or
-// writes it there with -update.
-func assertGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	file := filepath.Join(testdata, "golden", name+".yaml")
-	if *update {
-		if err := os.WriteFile(file, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run the test with -update to write it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A: difflib.SplitLines(string(want)), B: difflib.SplitLines(string(got)),
-			FromFile: file, ToFile: "got", Context: 2,
-		})
-		t.Errorf("output differs from %s:\n%s%q", file, diff, got)
-	}
-}
+func assertGolden(t *testing.T, name string, got []byte) { testdata.Assert(t, name, got) }
 
 // Targets used by the tests.
 

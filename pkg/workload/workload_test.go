@@ -3,60 +3,29 @@ package workload
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 
-	"github.com/pmezard/go-difflib/difflib"
+	"github.com/kubectl-gitops/kubectl-gitops/internal/golden"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/setters"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/workload/golden")
+const testdata = golden.Dir("../../testdata/workload")
 
-const testdata = "../../testdata/workload"
+func readInput(t *testing.T, name string) []byte { return testdata.Read(t, name) }
 
-func readInput(t *testing.T, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(testdata, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
-func assertGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	file := filepath.Join(testdata, "golden", name+".yaml")
-	if *update {
-		if err := os.WriteFile(file, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run the test with -update to write it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A: difflib.SplitLines(string(want)), B: difflib.SplitLines(string(got)),
-			FromFile: file, ToFile: "got", Context: 2,
-		})
-		t.Errorf("output differs from %s:\n%s", file, diff)
-	}
-}
+func assertGolden(t *testing.T, name string, got []byte) { testdata.Assert(t, name, got) }
 
 // treeFS is the testdata inputs as a tree, under "repo/".
 func treeFS(t *testing.T) fstest.MapFS {
 	t.Helper()
-	entries, err := os.ReadDir(testdata)
+	entries, err := os.ReadDir(string(testdata))
 	if err != nil {
 		t.Fatal(err)
 	}
