@@ -12,7 +12,6 @@ import (
 	"testing/fstest"
 
 	"github.com/kubectl-gitops/kubectl-gitops/internal/golden"
-
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/setters"
 )
 
