@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -135,5 +136,62 @@ func TestWorkloadIDsComplete(t *testing.T) {
 	r := mustGitops(t, repo.dir, "__complete", "lock", "--repo", ".", "demo:")
 	if !strings.Contains(r.stdout, "demo:deployment/web") {
 		t.Fatalf("workload ids are not completed:\n%s", r.stdout)
+	}
+}
+
+func TestLockAGeneratedWorkloadThroughItsUpdater(t *testing.T) {
+	writeGitConfig(t)
+	// The generator and updater below are shell lines; they need these tools.
+	for _, tool := range []string{"grep", "mv"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(p, filepath.Join(binDir, tool)); err != nil && !os.IsExist(err) {
+			t.Fatal(err)
+		}
+	}
+	cfg := `apiVersion: kubectl-gitops.dev/v1alpha1
+kind: Generators
+generators:
+  - name: gen
+    command: [sh, gen.sh]
+updaters:
+  - name: policies
+    setPolicy: [sh, -c, 'grep -v "^$FLUX_POLICY=" policies.txt > p.new; if [ -n "$FLUX_POLICY_VALUE" ]; then echo "$FLUX_POLICY=$FLUX_POLICY_VALUE" >> p.new; fi; mv p.new policies.txt']
+`
+	gen := `echo "apiVersion: apps/v1"
+echo "kind: Deployment"
+echo "metadata: {name: web, namespace: demo, annotations: {generated-by: gen}}"
+echo "spec: {template: {spec: {containers: [{name: app, image: registry.example.com/web:1.0.0}]}}}"
+while IFS='=' read -r k v; do echo "---"; echo "# $k=$v"; done < policies.txt
+`
+	// The generator above ignores policies, so the updater's result cannot verify.
+	repo := newRepo(t, map[string]string{"deploy/.gitops.yaml": cfg, "deploy/gen.sh": gen, "deploy/policies.txt": "# policies\n"})
+	head := repo.git("rev-parse", "HEAD")
+	r := gitops(t, repo.dir, "lock", "demo:deployment/web", "--repo", ".", "--path", "deploy")
+	if r.code == 0 || !strings.Contains(r.stderr, "--allow-generators") {
+		t.Fatalf("without permission: exit %d\n%s", r.code, r.stderr)
+	}
+	r = gitops(t, repo.dir, "lock", "demo:deployment/web", "--repo", ".", "--path", "deploy", "--allow-generators")
+	if r.code == 0 || !strings.Contains(r.stderr, "nothing is committed") || repo.git("rev-parse", "HEAD") != head {
+		t.Fatalf("an updater whose result does not verify: exit %d\n%s", r.code, r.stderr)
+	}
+
+	// A generator that renders the policies: the lock lands in policies.txt.
+	gen = strings.Replace(gen, `echo "metadata: {name: web, namespace: demo, annotations: {generated-by: gen}}"`,
+		`printf "metadata: {name: web, namespace: demo, annotations: {generated-by: gen"; while IFS='=' read -r k v; do case "$k" in "#"*) ;; *) printf ', kubectl-gitops.dev/%s: "%s"' "$k" "$v";; esac; done < policies.txt; echo "}}"`, 1)
+	gen = strings.Replace(gen, "while IFS='=' read -r k v; do echo \"---\"; echo \"# $k=$v\"; done < policies.txt\n", "", 1)
+	repo.commit("render the policies", map[string]string{"deploy/gen.sh": gen})
+	mustGitops(t, repo.dir, "lock", "demo:deployment/web", "--repo", ".", "--path", "deploy", "--allow-generators", "-m", "frozen")
+	policies := readFile(t, filepath.Join(repo.dir, "deploy/policies.txt"))
+	for _, want := range []string{"locked=true\n", "locked_user=Test Operator <operator@example.com>\n", "locked_msg=frozen\n"} {
+		if !strings.Contains(policies, want) {
+			t.Fatalf("policies.txt lacks %q:\n%s", want, policies)
+		}
+	}
+	w := mustGitops(t, repo.dir, "workloads", "--repo", ".", "--path", "deploy", "-A", "--allow-generators")
+	if !strings.Contains(w.stdout, "demo:deployment/web") || !strings.Contains(w.stdout, "locked (Test Operator <operator@example.com>: frozen)") {
+		t.Fatalf("workloads does not show the generated workload's lock:\n%s", w.stdout)
 	}
 }

@@ -17,7 +17,7 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/images"
 )
 
 // Options are the workloads command's options.
@@ -35,6 +35,7 @@ type Options struct {
 type Row struct {
 	Workload   string            `json:"workload"`
 	Origin     string            `json:"origin"`
+	Generated  bool              `json:"generated,omitempty"`
 	Container  string            `json:"container"`
 	Init       bool              `json:"init,omitempty"`
 	Image      string            `json:"image"`
@@ -87,7 +88,12 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	found, err := workload.Find(snap.FS, path, o.namespace)
+	gen, err := o.Source.GenerateOptions(snap.Revision, o.namespace)
+	if err != nil {
+		return err
+	}
+	tree := images.Tree{FS: snap.FS, Dir: path, Namespace: o.namespace, Generate: gen}
+	found, err := tree.Workloads(ctx)
 	if err != nil {
 		return fmt.Errorf("revision %.12s: %w", snap.Revision, err)
 	}
@@ -98,7 +104,7 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		p := w.Policy()
 		for _, c := range w.Containers {
-			rows = append(rows, Row{Workload: w.ID.String(), Origin: w.Origin(), Container: c.Name, Init: c.Init, Image: c.Image,
+			rows = append(rows, Row{Workload: w.ID.String(), Origin: w.Origin, Generated: w.Generated, Container: c.Name, Init: c.Init, Image: c.Image,
 				Automated: p.Automated, Locked: p.Locked, LockedUser: p.LockedUser, LockedMsg: p.LockedMsg, Tags: p.Tags})
 		}
 	}
