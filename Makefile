@@ -66,9 +66,10 @@ dist: $(GORELEASER) ## Build the release archives for every platform and dist/kr
 	@echo "dist/krew/gitops.yaml: kubectl krew install --manifest=dist/krew/gitops.yaml --archive=dist/kubectl-gitops_linux_amd64.tar.gz"
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## Run golangci-lint and check go.mod is tidy.
+lint: $(GOLANGCI_LINT) ## Run golangci-lint, check go.mod is tidy and that no binary is committed.
 	$(GOLANGCI_LINT) run ./...
 	go mod tidy -diff
+	go test -count=1 -run 'TestNoCommittedBinaries|TestEveryToolIsPinned' ./test/tools/
 
 # Tools, pinned, installed from the Go module proxy into the cache once.
 $(GOLANGCI_LINT):
