@@ -98,8 +98,10 @@ func (o *Options) Run(ctx context.Context) error {
 		return fmt.Errorf("revision %.12s: %w", snap.Revision, err)
 	}
 	var rows []Row
+	elsewhere := map[string]int{} // workloads of other namespaces, by namespace
 	for _, w := range found {
 		if !o.AllNamespaces && w.ID.Namespace != o.namespace {
+			elsewhere[w.ID.Namespace]++
 			continue
 		}
 		p := w.Policy()
@@ -114,6 +116,11 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		return cmdutil.PrintObject(o.Out, o.Output, rows)
 	}
+	if len(rows) == 0 {
+		// As kubectl get: no header, and the news on stderr.
+		fmt.Fprintln(o.ErrOut, noneFound(o.namespace, o.AllNamespaces, elsewhere))
+		return nil
+	}
 	tw := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WORKLOAD\tCONTAINER\tIMAGE\tPOLICY")
 	last := ""
@@ -126,6 +133,30 @@ func (o *Options) Run(ctx context.Context) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", id, r.Container, r.Image, policy(r))
 	}
 	return tw.Flush()
+}
+
+// noneFound says that no workload was found, as kubectl get does, and how
+// many the other namespaces hold.
+func noneFound(namespace string, all bool, elsewhere map[string]int) string {
+	if all {
+		return "No resources found."
+	}
+	msg := "No resources found in " + namespace + " namespace."
+	if len(elsewhere) == 0 {
+		return msg
+	}
+	namespaces := make([]string, 0, len(elsewhere))
+	total := 0
+	for ns, n := range elsewhere {
+		namespaces = append(namespaces, ns)
+		total += n
+	}
+	sort.Strings(namespaces)
+	noun := "workloads are"
+	if total == 1 {
+		noun = "workload is"
+	}
+	return fmt.Sprintf("%s %d %s in other namespaces (%s): -A lists them, -n NAMESPACE lists one.", msg, total, noun, strings.Join(namespaces, ", "))
 }
 
 // policy writes a row's policy: automated, locked (who: why), filters.
