@@ -21,11 +21,30 @@ export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-log() { printf 'testbin: %s\n' "$*" >&2; }
+start=$SECONDS
+log() { printf 'testbin: [%dm%02ds] %s\n' $(((SECONDS - start) / 60)) $(((SECONDS - start) % 60)) "$*" >&2; }
+
+# progress reads `go build -v` output: it counts the package lines and says
+# how many were compiled every 200, and passes every other line (an error)
+# through, so a long cold build shows that it is moving.
+progress() {
+	awk -v what="$1" -v start="$start" '
+		/^[^ #][^ ]*$/ { n++; if (n % 200 == 0) { printf "testbin:   %s: %d packages compiled\n", what, n; fflush() } ; next }
+		{ print; fflush() }
+		END { if (n > 0) printf "testbin:   %s: %d packages compiled\n", what, n }' >&2
+}
+
+# gobuild is go build -v with its package lines counted by progress.
+gobuild() {
+	local what=$1
+	shift
+	go build -v "$@" 2>&1 | progress "$what"
+}
 
 # Kubernetes: require k8s.io/kubernetes and replace its staging modules with
 # their published versions (v1.Y.Z -> v0.Y.Z).
-log "building Kubernetes $k8s_version (kube-apiserver, kube-controller-manager, kube-scheduler)"
+log "once, into $dir; about 15 minutes on 2 cores with empty caches, most of it kube-apiserver"
+log "1/4 downloading Kubernetes $k8s_version's modules"
 mkdir -p "$work/k8s"
 cd "$work/k8s"
 go mod init testbin/k8s >/dev/null 2>&1
@@ -51,14 +70,15 @@ GO
 go mod tidy >/dev/null 2>&1 || go mod tidy
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${staging_version#v0.}"
 for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
-	go build -trimpath -ldflags "$ldflags" -o "$dir/bin/$cmd" "k8s.io/kubernetes/cmd/$cmd"
+	log "2/4 building $cmd (the first takes longest: it compiles what the others share)"
+	gobuild "$cmd" -trimpath -ldflags "$ldflags" -o "$dir/bin/$cmd" "k8s.io/kubernetes/cmd/$cmd"
 done
 if ! command -v kubectl >/dev/null 2>&1; then
-	log "no kubectl on PATH: building one"
-	go build -trimpath -ldflags "$ldflags" -o "$dir/bin/kubectl" k8s.io/kubernetes/cmd/kubectl
+	log "2/4 no kubectl on PATH: building one"
+	gobuild kubectl -trimpath -ldflags "$ldflags" -o "$dir/bin/kubectl" k8s.io/kubernetes/cmd/kubectl
 fi
 
-log "building etcd $etcd_version"
+log "3/4 building etcd $etcd_version"
 mkdir -p "$work/etcd"
 cd "$work/etcd"
 go mod init testbin/etcd >/dev/null 2>&1
@@ -71,10 +91,10 @@ import _ "go.etcd.io/etcd/server/v3"
 GO
 go get "go.etcd.io/etcd/server/v3@$etcd_version" >/dev/null 2>&1
 go mod tidy >/dev/null 2>&1 || go mod tidy
-go build -trimpath -ldflags "-s -w" -o "$dir/bin/etcd" go.etcd.io/etcd/server/v3
+gobuild etcd -trimpath -ldflags "-s -w" -o "$dir/bin/etcd" go.etcd.io/etcd/server/v3
 
-log "building kwok $kwok_version"
-GOBIN="$dir/bin" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$kwok_version"
+log "4/4 building kwok $kwok_version"
+GOBIN="$dir/bin" go install -v -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$kwok_version" 2>&1 | progress kwok
 kwok_dir=$(go mod download -json "sigs.k8s.io/kwok@$kwok_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 for stage in node/fast pod/fast; do
 	for f in "$kwok_dir/kustomize/stage/$stage"/*.yaml; do
