@@ -4,54 +4,83 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
-// hostLimiters keeps one token bucket per registry host.
+// hostLimiters keeps one rate.Limiter per registry host, and halves a
+// host's rate for a while when it answers 429. x/time/rate has neither a
+// limiter per key nor a timed restore of a lowered rate: the map and the
+// slow period below are those two pieces.
 type hostLimiters struct {
-	rate        float64 // requests per second; <= 0: unlimited
-	burst       float64
+	rate        rate.Limit // requests per second; <= 0: unlimited
+	burst       int
 	throttleFor time.Duration
 	now         func() time.Time
 
-	mu      sync.Mutex
-	buckets map[string]*bucket
+	mu    sync.Mutex
+	hosts map[string]*hostLimiter
 }
 
-func newHostLimiters(rate float64, burst int, throttleFor time.Duration, now func() time.Time) *hostLimiters {
+type hostLimiter struct {
+	*rate.Limiter
+	slowUntil time.Time // when the halved rate ends; zero: at the base rate
+}
+
+func newHostLimiters(rps float64, burst int, throttleFor time.Duration, now func() time.Time) *hostLimiters {
 	return &hostLimiters{
-		rate:        rate,
-		burst:       float64(burst),
+		rate:        rate.Limit(rps),
+		burst:       burst,
 		throttleFor: throttleFor,
 		now:         now,
-		buckets:     map[string]*bucket{},
+		hosts:       map[string]*hostLimiter{},
 	}
 }
 
-func (l *hostLimiters) bucket(host string) *bucket {
+// limiter returns host's limiter, back at the base rate when its slow
+// period is over at now.
+func (l *hostLimiters) limiter(host string, now time.Time) *hostLimiter {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.buckets[host]
-	if b == nil {
-		b = &bucket{base: l.rate, rate: l.rate, burst: l.burst, tokens: l.burst, last: l.now(), now: l.now, throttleFor: l.throttleFor}
-		l.buckets[host] = b
+	h := l.hosts[host]
+	if h == nil {
+		h = &hostLimiter{Limiter: rate.NewLimiter(l.rate, l.burst)}
+		l.hosts[host] = h
 	}
-	return b
+	if !h.slowUntil.IsZero() && !now.Before(h.slowUntil) {
+		h.SetLimitAt(now, l.rate)
+		h.slowUntil = time.Time{}
+	}
+	return h
 }
 
-// wait blocks until a request to host may go out.
+// wait blocks until a request to host may go out. The token is reserved at
+// once and the caller sleeps for the debt, so waiters are served in order.
 func (l *hostLimiters) wait(ctx context.Context, host string) error {
 	if l.rate <= 0 {
 		return nil
 	}
-	return l.bucket(host).wait(ctx)
+	now := l.now()
+	r := l.limiter(host, now).ReserveN(now, 1)
+	if err := sleep(ctx, r.DelayFrom(now)); err != nil {
+		r.CancelAt(l.now())
+		return err
+	}
+	return nil
 }
 
-// throttle halves the rate for host for a while: the registry said 429.
+// throttle halves the rate for host, down to a sixteenth of the base rate,
+// for throttleFor: the registry said 429.
 func (l *hostLimiters) throttle(host string) {
 	if l.rate <= 0 {
 		return
 	}
-	l.bucket(host).throttle()
+	now := l.now()
+	h := l.limiter(host, now)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h.SetLimitAt(now, max(h.Limit()/2, l.rate/16))
+	h.slowUntil = now.Add(l.throttleFor)
 }
 
 // currentRate is the rate for host now, for tests.
@@ -59,59 +88,7 @@ func (l *hostLimiters) currentRate(host string) float64 {
 	if l.rate <= 0 {
 		return 0
 	}
-	b := l.bucket(host)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.restore(b.now())
-	return b.rate
-}
-
-// bucket is a token bucket. Tokens may go negative: a caller reserves its
-// token at once and sleeps for the debt, so waiters are served in order.
-type bucket struct {
-	mu          sync.Mutex
-	base, rate  float64
-	burst       float64
-	tokens      float64
-	last        time.Time
-	slowUntil   time.Time
-	throttleFor time.Duration
-	now         func() time.Time
-}
-
-func (b *bucket) wait(ctx context.Context) error {
-	b.mu.Lock()
-	now := b.now()
-	b.restore(now)
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
-	b.tokens--
-	var d time.Duration
-	if b.tokens < 0 {
-		d = time.Duration(-b.tokens / b.rate * float64(time.Second))
-	}
-	b.mu.Unlock()
-	return sleep(ctx, d)
-}
-
-// restore goes back to the base rate when the slow period is over.
-func (b *bucket) restore(now time.Time) {
-	if !b.slowUntil.IsZero() && !now.Before(b.slowUntil) {
-		b.rate = b.base
-		b.slowUntil = time.Time{}
-	}
-}
-
-func (b *bucket) throttle() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := b.now()
-	b.restore(now)
-	// Settle the tokens earned at the old rate before changing it.
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
-	b.rate = max(b.rate/2, b.base/16)
-	b.slowUntil = now.Add(b.throttleFor)
+	return float64(l.limiter(host, l.now()).Limit())
 }
 
 // sleep waits for d or until ctx is done.
