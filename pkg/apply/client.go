@@ -19,7 +19,9 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// FieldManager is the field manager of every server-side apply.
+// FieldManager is the name of kubectl-gitops' field managers: each set
+// applies as FieldManager/<namespace>/<name> (SetFieldManager). Earlier
+// versions applied every set as FieldManager alone.
 const FieldManager = "kubectl-gitops"
 
 // Client is the engine's way to the cluster.
@@ -74,18 +76,29 @@ func (c *Client) resource(m *meta.RESTMapping, namespace string) dynamic.Resourc
 
 // applyOptions are the parameters of one server-side apply.
 type applyOptions struct {
-	force  bool
-	dryRun bool
+	manager string
+	force   bool
+	dryRun  bool
+	// body replaces the item's body when set.
+	body []byte
 }
 
 // serverSideApply applies an item's body and returns the object the server
 // answered with and whether the object was created.
 func (c *Client) serverSideApply(ctx context.Context, it *Item, opts applyOptions) (*unstructured.Unstructured, bool, error) {
+	body := it.Body
+	if opts.body != nil {
+		body = opts.body
+	}
+	manager := opts.manager
+	if manager == "" {
+		manager = FieldManager
+	}
 	req := c.raw.Patch(types.ApplyPatchType).
 		AbsPath(objectPath(it.Mapping, it.ID.Namespace, it.ID.Name)...).
-		Param("fieldManager", FieldManager).
+		Param("fieldManager", manager).
 		Param("fieldValidation", "Strict").
-		Body(it.Body)
+		Body(body)
 	if opts.force {
 		req = req.Param("force", "true")
 	}

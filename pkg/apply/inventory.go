@@ -23,7 +23,10 @@ type Live struct {
 	ResourceVersion string
 	PartOf          string
 	Annotations     map[string]string
-	Mapping         *meta.RESTMapping
+	// ManagedFields tell which sync set's field manager applied it, and
+	// whether the shared manager of earlier versions did.
+	ManagedFields []metav1.ManagedFieldsEntry
+	Mapping       *meta.RESTMapping
 }
 
 // Inventory lists, by metadata only, the objects of the given kinds in the
@@ -80,6 +83,7 @@ func (c *Client) Inventory(ctx context.Context, gks map[schema.GroupKind]bool, n
 					ResourceVersion: item.ResourceVersion,
 					PartOf:          item.Labels[applyset.LabelPartOf],
 					Annotations:     item.Annotations,
+					ManagedFields:   item.ManagedFields,
 					Mapping:         q.mapping,
 				}
 			}

@@ -5,7 +5,7 @@ package apply
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -33,6 +33,13 @@ type Options struct {
 	Diff bool
 	// Prune deletes members of the set that are no longer in the plan.
 	Prune bool
+	// AllowEmpty lets a plan without objects prune every member of the
+	// set; without it such a run is refused (ErrEmpty).
+	AllowEmpty bool
+	// Adopt takes over objects that exist in the cluster outside any set;
+	// without it they are refused (ErrOutside). Objects of another set and
+	// ApplySet parents are refused either way.
+	Adopt bool
 	// Wait waits up to Timeout for what was applied to become ready.
 	Wait    bool
 	Timeout time.Duration
@@ -46,15 +53,15 @@ type Options struct {
 	Source   applyset.Source
 }
 
-// ErrForeign is wrapped by the error for objects that belong to another set.
-var ErrForeign = errors.New("object belongs to another ApplySet")
-
 // Sync applies the plan to the cluster as members of the set, prunes what
 // left, waits when asked, and records the run in the set's parent.
 //
 // It returns an error only when the run could not start or could not record
 // itself; objects that fail are reported in the result's lines, and then
-// nothing is pruned and the revision is not recorded as synced.
+// nothing is pruned and the revision is not recorded as synced. A run that
+// would touch what the set does not own, or prune it down to nothing, is
+// refused before anything is written (ErrParent, ErrForeign, ErrOutside,
+// ErrEmpty; see checkOwnership).
 func Sync(ctx context.Context, c *Client, set *applyset.Set, plan *Plan, opts Options) (*Result, error) {
 	start := time.Now()
 	if opts.Diff {
@@ -63,7 +70,7 @@ func Sync(ctx context.Context, c *Client, set *applyset.Set, plan *Plan, opts Op
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 16
 	}
-	r := &run{c: c, set: set, plan: plan, opts: opts, result: &Result{DryRun: opts.DryRun}}
+	r := &run{c: c, set: set, plan: plan, opts: opts, result: &Result{DryRun: opts.DryRun}, manager: SetFieldManager(set)}
 
 	gks := union(set.GroupKinds, plan.GroupKinds)
 	nss := union(set.Namespaces, plan.Namespaces)
@@ -72,7 +79,7 @@ func Sync(ctx context.Context, c *Client, set *applyset.Set, plan *Plan, opts Op
 		return nil, fmt.Errorf("reading what the cluster holds of sync set %q: %w", set.Name, err)
 	}
 	r.live = live
-	if err := r.checkOwnership(); err != nil {
+	if err := r.checkOwnership(ctx); err != nil {
 		return nil, err
 	}
 
@@ -135,6 +142,11 @@ type run struct {
 	opts   Options
 	live   map[applyset.ObjectID]*Live
 	result *Result
+	// manager is the set's field manager.
+	manager string
+	// adopted holds the objects outside the set that this run takes over,
+	// as the check read them.
+	adopted map[applyset.ObjectID]*metav1.PartialObjectMetadata
 
 	mu sync.Mutex
 	// applied holds the resourceVersion each applied item ended up with.
@@ -159,18 +171,6 @@ func (r *run) failed() bool {
 		}
 	}
 	return false
-}
-
-// checkOwnership refuses, before any write, objects that another ApplySet owns.
-func (r *run) checkOwnership() error {
-	var errs []error
-	for _, it := range r.plan.Items {
-		if l, ok := r.live[it.ID]; ok && l.PartOf != r.set.ID {
-			errs = append(errs, fmt.Errorf("%s: %s: %w (label %s=%s), not to sync set %q: it is left alone; remove it from one of the two sets",
-				it.Origin, it.ID, ErrForeign, applyset.LabelPartOf, l.PartOf, r.set.Name))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // applyStage applies one stage's items in parallel.
@@ -220,7 +220,12 @@ func (r *run) applyItem(ctx context.Context, it *Item) Line {
 			before = obj
 		}
 	}
-	after, created, err := r.c.serverSideApply(ctx, it, applyOptions{force: r.opts.ForceConflicts, dryRun: r.opts.DryRun})
+	ao, err := r.applyOptions(ctx, it, live)
+	if err != nil {
+		l.Action, l.Message = Failed, err.Error()
+		return l
+	}
+	after, created, err := r.c.serverSideApply(ctx, it, ao)
 	if err != nil {
 		if r.opts.DryRun && apierrors.IsNotFound(err) && r.plan.Namespaces[it.ID.Namespace] && r.namespaceInPlan(it.ID.Namespace) {
 			l.Action = Created
@@ -230,7 +235,7 @@ func (r *run) applyItem(ctx context.Context, it *Item) Line {
 			}
 			return l
 		}
-		l.Action, l.Message = Failed, conflictHint(err).Error()
+		l.Action, l.Message = Failed, r.applyError(it, err).Error()
 		return l
 	}
 	switch {
@@ -252,8 +257,74 @@ func (r *run) applyItem(ctx context.Context, it *Item) Line {
 	if !r.opts.Diff {
 		l.Diff = ""
 	}
+	if _, adopted := r.adopted[it.ID]; adopted && l.Action != Created {
+		l.Message = "taken over into the set"
+	}
 	r.setApplied(it.ID, after.GetResourceVersion())
 	return l
+}
+
+// applyOptions decides how an item is applied so that ownership holds at
+// write time. A member is applied as the set's field manager, forced when
+// asked; one still managed by the shared manager of earlier versions is
+// first moved to the set's manager (a dry run applies it as the old manager
+// instead, which gives the same answer without a write). An object taken
+// over is applied with the resourceVersion the check saw: a concurrent
+// change fails. An object that did not exist at the check is never forced:
+// if another set created it since, its field manager owns the part-of label
+// and the apply fails with a conflict instead of taking it.
+func (r *run) applyOptions(ctx context.Context, it *Item, live *Live) (applyOptions, error) {
+	ao := applyOptions{manager: r.manager, dryRun: r.opts.DryRun}
+	var m *metav1.ObjectMeta
+	switch adopted := r.adopted[it.ID]; {
+	case live != nil:
+		ao.force = r.opts.ForceConflicts
+		m = &metav1.ObjectMeta{ResourceVersion: live.ResourceVersion, ManagedFields: live.ManagedFields}
+	case adopted != nil:
+		ao.force = r.opts.ForceConflicts
+		m = adopted.ObjectMeta.DeepCopy()
+	default:
+		return ao, nil
+	}
+	if hasLegacy(m.ManagedFields) {
+		if r.opts.DryRun {
+			ao.manager = FieldManager
+		} else {
+			moved, err := r.c.takeOverLegacy(ctx, it, m, r.manager)
+			if err != nil {
+				return ao, err
+			}
+			m = moved
+			if live != nil {
+				r.mu.Lock()
+				live.ResourceVersion = m.ResourceVersion
+				r.mu.Unlock()
+			}
+		}
+	}
+	if live == nil {
+		obj := it.Object.DeepCopy()
+		obj.SetResourceVersion(m.ResourceVersion)
+		body, err := json.Marshal(obj.Object)
+		if err != nil {
+			return ao, fmt.Errorf("encoding: %w", err)
+		}
+		ao.body = body
+	}
+	return ao, nil
+}
+
+// applyError explains a failed apply: another set claimed the object while
+// this run was under way, an object being taken over changed meanwhile, or
+// another field manager owns fields.
+func (r *run) applyError(it *Item, err error) error {
+	if owner, ok := raceOwner(err); ok {
+		return fmt.Errorf("%w: %s claimed it while this sync ran (two syncs at once); it is left to that set: remove it from one of the two sets (%v)", ErrForeign, owner, err)
+	}
+	if _, adopted := r.adopted[it.ID]; adopted && modifiedConflict(err) {
+		return fmt.Errorf("it changed while this sync was taking it over (another sync?), and was left alone: run again (%w)", err)
+	}
+	return conflictHint(err)
 }
 
 func (r *run) namespaceInPlan(ns string) bool {
@@ -358,7 +429,7 @@ func (r *run) pruneOne(ctx context.Context, l *Live) Line {
 	}
 	if annotations.KeepOnPrune(l.Annotations) {
 		patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:null}}}`, applyset.LabelPartOf)
-		_, err := client.Patch(ctx, l.ID.Name, types.MergePatchType, patch, metav1.PatchOptions{DryRun: dryRun, FieldManager: FieldManager})
+		_, err := client.Patch(ctx, l.ID.Name, types.MergePatchType, patch, metav1.PatchOptions{DryRun: dryRun, FieldManager: r.manager})
 		if err != nil && !apierrors.IsNotFound(err) {
 			line.Action, line.Message = Failed, fmt.Sprintf("releasing from the set: %v", err)
 			return line

@@ -184,9 +184,13 @@ func TestApplySetLabelsMatchKubectl(t *testing.T) {
 	if cm.Labels[applyset.LabelPartOf] != want {
 		t.Fatalf("member label %q, want %q", cm.Labels[applyset.LabelPartOf], want)
 	}
+	manager := apply.SetFieldManager(e.load())
+	if manager != apply.FieldManager+"/"+e.ns+"/"+e.name {
+		t.Fatalf("the set's field manager is %q", manager)
+	}
 	for _, mf := range cm.ManagedFields {
-		if mf.Manager != apply.FieldManager || mf.Operation != metav1.ManagedFieldsOperationApply {
-			t.Fatalf("managed fields %+v, want only an Apply by %s", mf, apply.FieldManager)
+		if mf.Manager != manager || mf.Operation != metav1.ManagedFieldsOperationApply {
+			t.Fatalf("managed fields %+v, want only an Apply by %s", mf, manager)
 		}
 	}
 }
@@ -286,12 +290,12 @@ func TestConflictNamesTheOtherManager(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := map[string]string{"shared.yaml": configMap("shared", map[string]string{"k": "ours"})}
-	res := e.sync(files, apply.Options{Prune: true})
+	res := e.sync(files, apply.Options{Prune: true, Adopt: true})
 	l := res.Lines[0]
 	if l.Action != apply.Failed || !strings.Contains(l.Message, "other-tool") || !strings.Contains(l.Message, "--force-conflicts") {
 		t.Fatalf("line %+v: want a failure naming other-tool and --force-conflicts", l)
 	}
-	res = e.sync(files, apply.Options{Prune: true, ForceConflicts: true})
+	res = e.sync(files, apply.Options{Prune: true, Adopt: true, ForceConflicts: true})
 	if res.Lines[0].Action != apply.Configured {
 		t.Fatalf("with force: %+v", res.Lines[0])
 	}

@@ -102,3 +102,19 @@ func parseNamespaces(s string) map[string]bool {
 	}
 	return nss
 }
+
+// IsParent says whether an object with these labels and annotations is the
+// parent of an ApplySet, of any tool: it carries the id label or one of the
+// parent annotations. A sync never applies such an object from a repository,
+// nor takes one over in the cluster.
+func IsParent(labels, annotations map[string]string) bool {
+	if _, ok := labels[LabelID]; ok {
+		return true
+	}
+	for _, a := range []string{AnnotationTooling, AnnotationGKs, AnnotationNSs, annotationGRsOlder} {
+		if _, ok := annotations[a]; ok {
+			return true
+		}
+	}
+	return false
+}

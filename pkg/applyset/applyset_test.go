@@ -62,3 +62,24 @@ func TestRecordKeepsTenRunsAndOnlySuccessfulRevisions(t *testing.T) {
 		t.Fatalf("last synced %q, want l (the failed run must not move it)", r.LastSyncedRevision)
 	}
 }
+
+func TestIsParent(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		labels      map[string]string
+		annotations map[string]string
+		want        bool
+	}{
+		{"plain", map[string]string{"app": "web"}, map[string]string{"note": "x"}, false},
+		{"member", map[string]string{LabelPartOf: "applyset-x-v1"}, nil, false},
+		{"id label", map[string]string{LabelID: "applyset-x-v1"}, nil, true},
+		{"tooling", nil, map[string]string{AnnotationTooling: "kubectl/v1.32.0"}, true},
+		{"group kinds", nil, map[string]string{AnnotationGKs: "ConfigMap"}, true},
+		{"namespaces", nil, map[string]string{AnnotationNSs: "a,b"}, true},
+		{"older group resources", nil, map[string]string{annotationGRsOlder: "configmaps"}, true},
+	} {
+		if got := IsParent(tc.labels, tc.annotations); got != tc.want {
+			t.Errorf("%s: IsParent = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -27,6 +27,8 @@ const example = `  # What would a sync of the set web change?
 type Options struct {
 	Source         syncflags.Flags
 	Prune          bool
+	Adopt          bool
+	AllowEmpty     bool
 	ForceConflicts bool
 	Concurrency    int
 	Output         string
@@ -45,6 +47,10 @@ func NewCmdDiff(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.C
 diff from the live object to what the sync would make of it, then what would
 be created, changed and pruned. Secret values are masked.
 
+A sync that would be refused is an error here too: objects that exist
+outside any set (see --adopt), and a revision without objects that would prune
+the whole set (see --allow-empty); pass the same flag to see the changes.
+
 Exit status: 0 when nothing would change, 1 when something would, 2 or more
 on error.`,
 		Example: example,
@@ -59,6 +65,7 @@ on error.`,
 	}
 	o.Source.AddFlags(cmd)
 	sync.AddApplyFlags(cmd, &o.Prune, &o.ForceConflicts, &o.Concurrency)
+	sync.AddOwnershipFlags(cmd, &o.Adopt, &o.AllowEmpty)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml. Default: unified diffs and a summary.")
 	return cmd
 }
@@ -86,7 +93,10 @@ func (o *Options) Run(ctx context.Context) error {
 		Diff:           true,
 		ForceConflicts: o.ForceConflicts,
 		Prune:          o.Prune,
+		Adopt:          o.Adopt,
+		AllowEmpty:     o.AllowEmpty,
 		Concurrency:    o.Concurrency,
+		Revision:       p.Snapshot.Revision,
 	})
 	progress.Done()
 	if err != nil {

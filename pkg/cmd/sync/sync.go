@@ -34,6 +34,8 @@ const example = `  # Sync the manifests under deploy/ of a remote repository's m
 type Options struct {
 	Source         syncflags.Flags
 	Prune          bool
+	Adopt          bool
+	AllowEmpty     bool
 	DryRun         string
 	ForceConflicts bool
 	Wait           bool
@@ -69,6 +71,7 @@ Only committed files are read. Nothing is applied when any manifest is invalid.`
 	}
 	o.Source.AddFlags(cmd)
 	AddApplyFlags(cmd, &o.Prune, &o.ForceConflicts, &o.Concurrency)
+	AddOwnershipFlags(cmd, &o.Adopt, &o.AllowEmpty)
 	cmd.Flags().StringVar(&o.DryRun, "dry-run", "none", `"server" sends every change as a server-side dry run and changes nothing; "none" applies.`)
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = "server"
 	cmd.Flags().BoolVar(&o.Wait, "wait", false, "Wait until what was applied is ready (rolled out, complete, established).")
@@ -82,6 +85,14 @@ func AddApplyFlags(cmd *cobra.Command, prune, force *bool, concurrency *int) {
 	cmd.Flags().BoolVar(prune, "prune", true, "Delete the set's objects that are no longer in the repository.")
 	cmd.Flags().BoolVar(force, "force-conflicts", false, "Take over fields that other field managers own.")
 	cmd.Flags().IntVar(concurrency, "concurrency", 16, "Requests in flight at once within a stage.")
+}
+
+// AddOwnershipFlags registers the flags that let sync and diff go past the
+// refusals of a sync set's ownership rules. watch has neither: taking objects
+// over and emptying a set are one-off decisions of a person.
+func AddOwnershipFlags(cmd *cobra.Command, adopt, allowEmpty *bool) {
+	cmd.Flags().BoolVar(adopt, "adopt", false, "Take over objects of the repository that exist in the cluster outside any sync set (made by hand, by Helm, by Flux): they get the set's label, and are pruned with it when they leave the repository. Without it they are refused before anything is written. Objects of another sync set and ApplySet parents are refused either way.")
+	cmd.Flags().BoolVar(allowEmpty, "allow-empty", false, "Sync a revision that renders no objects although the set has some, pruning every object of the set. Without it such a sync is refused before anything is written.")
 }
 
 // Validate checks the flags.
@@ -124,6 +135,8 @@ func (o *Options) Run(ctx context.Context) error {
 		ForceConflicts: o.ForceConflicts,
 		DryRun:         o.DryRun == "server",
 		Prune:          o.Prune,
+		Adopt:          o.Adopt,
+		AllowEmpty:     o.AllowEmpty,
 		Wait:           o.Wait,
 		Timeout:        o.Timeout,
 		Concurrency:    o.Concurrency,

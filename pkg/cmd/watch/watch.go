@@ -339,7 +339,7 @@ func (w *wiring) sync(ctx context.Context, rev string) (engine.Report, error) {
 		check.DryRun = true
 		res, err := apply.Sync(ctx, w.client, set, plan, check)
 		if err != nil {
-			return rep, err
+			return rep, refusedRevision(rev, err)
 		}
 		if !res.Changed() && !res.Failed() {
 			fill(&rep, res, start)
@@ -352,12 +352,25 @@ func (w *wiring) sync(ctx context.Context, rev string) (engine.Report, error) {
 		fill(&rep, res, start)
 	}
 	if err != nil {
-		return rep, err
+		return rep, refusedRevision(rev, err)
 	}
 	if res.Failed() {
 		return rep, failure(res)
 	}
 	return rep, nil
+}
+
+// refusedRevision makes a bad revision of a sync refused for what the
+// revision holds: no objects while the set has some (watch never empties a
+// set, and has no --allow-empty), or an ApplySet's parent. The loop skips it
+// and keeps the cluster at the last good revision. Other refusals depend on
+// the cluster (an object outside the set, another set's object) and are
+// retried.
+func refusedRevision(rev string, err error) error {
+	if errors.Is(err, apply.ErrEmpty) || errors.Is(err, apply.ErrParent) {
+		return &engine.BadRevisionError{Revision: rev, Err: err}
+	}
+	return err
 }
 
 // plan checks the objects into a plan. A kind the cluster does not know is
