@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/imageref"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
 )
 
@@ -18,14 +19,7 @@ type ImageUpdate struct {
 
 // Ref is the new image reference: repo:tag, and @digest when pinned.
 func (u ImageUpdate) Ref() string {
-	s := u.Repo
-	if u.Tag != "" {
-		s += ":" + u.Tag
-	}
-	if u.Digest != "" {
-		s += "@" + u.Digest
-	}
-	return s
+	return imageref.Ref{Repo: u.Repo, Tag: u.Tag, Digest: u.Digest}.String()
 }
 
 // PolicyUpdate sets or removes a policy of a generated workload.

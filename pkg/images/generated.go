@@ -13,6 +13,7 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/annotations"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/generate"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/imageref"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
 )
@@ -145,7 +146,7 @@ func EditTree(ctx context.Context, t Tree, before []Found, changes []Change) (ma
 		return nil, err
 	}
 	for _, ch := range generated {
-		to, err := ParseRef(ch.To)
+		to, err := imageref.Parse(ch.To)
 		if err != nil {
 			return nil, err
 		}

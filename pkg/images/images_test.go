@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/imageref"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/registry"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
 )
@@ -97,7 +98,7 @@ func TestPlan(t *testing.T) {
 		{name: "manual release of a locked workload is refused", ann: auto("") + "    fluxcd.io/locked: \"true\"\n", tag: "1.0.0",
 			opts: UpdateOptions{Workloads: []workload.ID{{Namespace: "default", Kind: "deployment", Name: "w"}}}, wantErr: "locked"},
 		{name: "release an exact tag whatever the filter", ann: auto("semver:~1.0"), tag: "1.0.0",
-			opts: UpdateOptions{Images: []Ref{{Repo: host + "/app", Tag: "b-old"}}}, want: "b-old"},
+			opts: UpdateOptions{Images: []imageref.Ref{{Repo: host + "/app", Tag: "b-old"}}}, want: "b-old"},
 		{name: "an invalid filter is an error", ann: auto("semver:nope"), tag: "1.0.0", wantErr: "default:deployment/w"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

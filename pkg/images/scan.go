@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/imagepolicy"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/imageref"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/registry"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
 )
@@ -40,7 +41,7 @@ type Container struct {
 	// it): its images are moved by the updaters its config declares.
 	Generated bool `json:"generated,omitempty"`
 
-	ref     Ref
+	ref     imageref.Ref
 	pinned  bool // by digest only: nothing to ask the registry
 	pattern imagepolicy.Pattern
 	created map[string]time.Time
@@ -155,7 +156,7 @@ func newContainer(w Found, pol workload.Policy, c workload.Container) Container 
 		return out
 	}
 	out.pattern, out.Policy = p, p.String()
-	ref, err := ParseRef(c.Image)
+	ref, err := imageref.Parse(c.Image)
 	if err != nil {
 		out.Error = fmt.Sprintf("%s (%s): container %s: %v", w.ID, w.Origin, c.Name, err)
 		return out

@@ -13,6 +13,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/imagepolicy"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/imageref"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/registry"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
 )
@@ -25,7 +26,7 @@ type UpdateOptions struct {
 	// Images releases exactly these repo:tag images, to Workloads or, when
 	// none is named, to every workload using the repository, whatever the
 	// tag filters say.
-	Images []Ref
+	Images []imageref.Ref
 	// Force updates locked workloads that are named.
 	Force bool
 }
@@ -45,12 +46,12 @@ type Change struct {
 // Describe says what the change does, as in the commit message:
 // "repo 1.0.0 -> 1.2.0 (ns:kind/name)".
 func (c Change) Describe() string {
-	from, _ := ParseRef(c.From)
-	to, _ := ParseRef(c.To)
+	from, _ := imageref.Parse(c.From)
+	to, _ := imageref.Parse(c.To)
 	return fmt.Sprintf("%s %s -> %s (%s)", from.Repo, tagOrDigest(from), tagOrDigest(to), c.Workload)
 }
 
-func tagOrDigest(r Ref) string {
+func tagOrDigest(r imageref.Ref) string {
 	if r.Tag != "" {
 		return r.Tag
 	}
@@ -83,7 +84,7 @@ func Plan(ctx context.Context, containers []Container, reg *registry.Client, opt
 		if c.Note != "" {
 			continue
 		}
-		var to Ref
+		var to imageref.Ref
 		var ok bool
 		var err error
 		if len(opts.Images) > 0 {
@@ -129,19 +130,19 @@ func lockReason(c Container) string {
 
 // newest returns the container's image moved to the newest allowed tag, if
 // that is newer than the one in git (or, for a manual release, different).
-func (c *Container) newest(ctx context.Context, reg *registry.Client, manual bool) (Ref, bool, error) {
+func (c *Container) newest(ctx context.Context, reg *registry.Client, manual bool) (imageref.Ref, bool, error) {
 	if c.Latest == "" || c.Latest == c.ref.Tag {
-		return Ref{}, false, nil
+		return imageref.Ref{}, false, nil
 	}
 	if !manual && !c.isNewer(c.Latest) {
-		return Ref{}, false, nil
+		return imageref.Ref{}, false, nil
 	}
 	return c.retag(ctx, reg, c.Latest)
 }
 
 // release returns the container's image at the released tag, if one of the
 // released images is of its repository.
-func (c *Container) release(ctx context.Context, reg *registry.Client, images []Ref) (Ref, bool, error) {
+func (c *Container) release(ctx context.Context, reg *registry.Client, images []imageref.Ref) (imageref.Ref, bool, error) {
 	for _, img := range images {
 		if img.Repo != c.ref.Repo {
 			continue
@@ -149,25 +150,25 @@ func (c *Container) release(ctx context.Context, reg *registry.Client, images []
 		if !slices.ContainsFunc(c.Tags, func(t Tag) bool { return t.Name == img.Tag }) {
 			tags, err := reg.Tags(ctx, img.Repo)
 			if err != nil {
-				return Ref{}, false, err
+				return imageref.Ref{}, false, err
 			}
 			if !slices.Contains(tags, img.Tag) {
-				return Ref{}, false, fmt.Errorf("image %s: the registry has no tag %q", img.Repo, img.Tag)
+				return imageref.Ref{}, false, fmt.Errorf("image %s: the registry has no tag %q", img.Repo, img.Tag)
 			}
 		}
 		return c.retag(ctx, reg, img.Tag)
 	}
-	return Ref{}, false, nil
+	return imageref.Ref{}, false, nil
 }
 
 // retag moves the reference to tag, keeping a digest pin by pinning the new
 // tag's digest.
-func (c *Container) retag(ctx context.Context, reg *registry.Client, tag string) (Ref, bool, error) {
-	to := Ref{Repo: c.ref.Repo, Tag: tag}
+func (c *Container) retag(ctx context.Context, reg *registry.Client, tag string) (imageref.Ref, bool, error) {
+	to := imageref.Ref{Repo: c.ref.Repo, Tag: tag}
 	if c.ref.Digest != "" {
 		d, err := reg.Digest(ctx, c.ref.Repo, tag)
 		if err != nil {
-			return Ref{}, false, err
+			return imageref.Ref{}, false, err
 		}
 		to.Digest = d
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/imageref"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/images"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/registry"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/source"
@@ -60,7 +61,7 @@ type Options struct {
 	namespace string
 	committed string
 	ids       []workload.ID
-	refs      []images.Ref
+	refs      []imageref.Ref
 	factory   kcmdutil.Factory
 	genericiooptions.IOStreams
 }
@@ -135,7 +136,7 @@ func (o *Options) Complete() error {
 		o.ids = append(o.ids, id)
 	}
 	for _, s := range o.Images {
-		ref, err := images.ParseRef(s)
+		ref, err := imageref.Parse(s)
 		if err != nil || ref.Tag == "" {
 			return fmt.Errorf("--image %q: give a repository and a tag, such as registry.example.com/app:1.2.0", s)
 		}
@@ -312,11 +313,11 @@ func (o *Options) noteSkipped(containers []images.Container) {
 			continue
 		}
 		considered := c.Automated
-		switch ref, _ := images.ParseRef(c.Image); {
+		switch ref, _ := imageref.Parse(c.Image); {
 		case len(o.ids) > 0:
 			considered = slices.Contains(o.ids, c.Workload)
 		case len(o.refs) > 0:
-			considered = slices.ContainsFunc(o.refs, func(r images.Ref) bool { return r.Repo == ref.Repo })
+			considered = slices.ContainsFunc(o.refs, func(r imageref.Ref) bool { return r.Repo == ref.Repo })
 		}
 		if considered {
 			fmt.Fprintf(o.ErrOut, "skipped %s container %s: %s\n", c.Workload, c.Name, c.Note)
@@ -367,7 +368,7 @@ func (o *Options) print(containers []images.Container) error {
 			id = ""
 		}
 		last = c.Workload
-		ref, _ := images.ParseRef(c.Image)
+		ref, _ := imageref.Parse(c.Image)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", id, c.Name, ref.Repo, policy(c), runningTag(c.Running))
 		switch {
 		case c.Error != "":
@@ -423,7 +424,7 @@ func policy(c images.Container) string {
 }
 
 func tagOf(image string) string {
-	r, _ := images.ParseRef(image)
+	r, _ := imageref.Parse(image)
 	if r.Tag == "" {
 		return r.Digest
 	}

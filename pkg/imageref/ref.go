@@ -1,8 +1,8 @@
-// Package images is image automation, decided against what git says: it
-// finds the workloads' images in a commit, asks registries for their tags,
-// picks the newest tag each policy allows, and edits the manifests, changing
-// only the bytes of the image references.
-package images
+// Package imageref splits and joins image references as written in
+// manifests, keeping the repository as written. It is the one parser of
+// image references, shared by image automation (pkg/images) and the
+// updaters of generated workloads (pkg/generate).
+package imageref
 
 import (
 	"fmt"
@@ -18,8 +18,8 @@ type Ref struct {
 	Digest string
 }
 
-// ParseRef splits an image reference.
-func ParseRef(s string) (Ref, error) {
+// Parse splits an image reference.
+func Parse(s string) (Ref, error) {
 	var r Ref
 	rest := strings.TrimSpace(s)
 	if rest == "" {

@@ -1,8 +1,8 @@
-package images
+package imageref
 
 import "testing"
 
-func TestParseRef(t *testing.T) {
+func TestParse(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
 		want Ref
@@ -14,17 +14,17 @@ func TestParseRef(t *testing.T) {
 		{"ghcr.io/org/app:1.0@sha256:abc", Ref{Repo: "ghcr.io/org/app", Tag: "1.0", Digest: "sha256:abc"}},
 		{"ghcr.io/org/app@sha256:abc", Ref{Repo: "ghcr.io/org/app", Digest: "sha256:abc"}},
 	} {
-		got, err := ParseRef(tc.in)
+		got, err := Parse(tc.in)
 		if err != nil || got != tc.want {
-			t.Errorf("ParseRef(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+			t.Errorf("Parse(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
 		}
 		if got.String() != tc.in {
 			t.Errorf("String() = %q, want %q", got.String(), tc.in)
 		}
 	}
 	for _, bad := range []string{"", ":1.0", "app@nodigest"} {
-		if _, err := ParseRef(bad); err == nil {
-			t.Errorf("ParseRef(%q) did not fail", bad)
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q) did not fail", bad)
 		}
 	}
 }
