@@ -27,14 +27,27 @@ const (
 	IgnoreSyncOnly = "sync_only"
 )
 
-// Prefixes lists the prefixes read for policy annotations, own first.
-var prefixes = [...]string{Prefix, FluxPrefix, FluxLegacyPrefix}
+// Prefixes returns the prefixes under which policy annotations are read, in
+// the order they are read: own first, then Flux v1's.
+func Prefixes() []string {
+	return []string{Prefix, FluxPrefix, FluxLegacyPrefix}
+}
+
+// Keys returns the policy annotation key (such as "ignore") under each of
+// Prefixes, in the order they are read.
+func Keys(key string) []string {
+	keys := Prefixes()
+	for i, p := range keys {
+		keys[i] = p + key
+	}
+	return keys
+}
 
 // Lookup returns the value of the policy annotation key (such as "ignore")
 // under the first prefix that has it.
 func Lookup(annotations map[string]string, key string) (string, bool) {
-	for _, p := range prefixes {
-		if v, ok := annotations[p+key]; ok {
+	for _, k := range Keys(key) {
+		if v, ok := annotations[k]; ok {
 			return v, true
 		}
 	}
@@ -77,3 +90,16 @@ const (
 // FluxFilterPrefix followed by a container name is Flux v1's other spelling
 // of the tag filter fluxcd.io/tag.<container>.
 const FluxFilterPrefix = "filter.fluxcd.io/"
+
+// TagKeys returns the annotations that can hold the tag pattern of
+// container c, in the order they are read: TagPrefix+c under each of
+// Prefixes, with Flux v1's FluxFilterPrefix+c right after
+// FluxPrefix+TagPrefix+c. TagKeys("") are the prefixes of those keys.
+func TagKeys(c string) []string {
+	return []string{
+		Prefix + TagPrefix + c,
+		FluxPrefix + TagPrefix + c,
+		FluxFilterPrefix + c,
+		FluxLegacyPrefix + TagPrefix + c,
+	}
+}

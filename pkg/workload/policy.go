@@ -26,9 +26,6 @@ type Policy struct {
 	Prefix string
 }
 
-// prefixes are the policy prefixes, in the order they are read.
-var prefixes = []string{annotations.Prefix, annotations.FluxPrefix, annotations.FluxLegacyPrefix}
-
 // policyKeys are the policy annotations, without prefix, apart from tags.
 var policyKeys = []string{annotations.Automated, annotations.Locked, annotations.LockedUser, annotations.LockedMsg, annotations.Ignore}
 
@@ -59,21 +56,10 @@ func ReadPolicy(a map[string]string) Policy {
 	return p
 }
 
-// tagForms returns the keys that can hold the tag pattern of container c,
-// in the order they are read.
-func tagForms(c string) []string {
-	return []string{
-		annotations.Prefix + annotations.TagPrefix + c,
-		annotations.FluxPrefix + annotations.TagPrefix + c,
-		annotations.FluxFilterPrefix + c,
-		annotations.FluxLegacyPrefix + annotations.TagPrefix + c,
-	}
-}
-
 // tagKey returns the key that holds the tag pattern of container c, "" if
 // there is none.
 func tagKey(a map[string]string, c string) string {
-	for _, k := range tagForms(c) {
+	for _, k := range annotations.TagKeys(c) {
 		if _, ok := a[k]; ok {
 			return k
 		}
@@ -85,12 +71,7 @@ func tagKey(a map[string]string, c string) string {
 func tagContainers(a map[string]string) []string {
 	var cs []string
 	for k := range a {
-		for _, p := range []string{
-			annotations.Prefix + annotations.TagPrefix,
-			annotations.FluxPrefix + annotations.TagPrefix,
-			annotations.FluxFilterPrefix,
-			annotations.FluxLegacyPrefix + annotations.TagPrefix,
-		} {
+		for _, p := range annotations.TagKeys("") {
 			if c, ok := strings.CutPrefix(k, p); ok && c != "" && !slices.Contains(cs, c) {
 				cs = append(cs, c)
 			}
@@ -103,7 +84,7 @@ func tagContainers(a map[string]string) []string {
 // usedPrefix returns the first prefix under which a has a policy
 // annotation, "" if none.
 func usedPrefix(a map[string]string) string {
-	for _, p := range prefixes {
+	for _, p := range annotations.Prefixes() {
 		for k := range a {
 			rest, ok := strings.CutPrefix(k, p)
 			if !ok {
@@ -259,13 +240,7 @@ func policyEdits(w Workload, change PolicyChange) ([]setters.Edit, error) {
 			}
 		}
 	}
-	forms := func(name string) []string {
-		keys := make([]string, len(prefixes))
-		for i, p := range prefixes {
-			keys[i] = p + name
-		}
-		return keys
-	}
+	forms := annotations.Keys
 	setOrUnset := func(name, value string) {
 		if value == "" {
 			unset(forms(name))
@@ -309,7 +284,7 @@ func policyEdits(w Workload, change PolicyChange) ([]setters.Edit, error) {
 	for _, c := range containers {
 		pattern := change.Tags[c]
 		if pattern == "" || pattern == "*" || pattern == "glob:*" {
-			unset(tagForms(c))
+			unset(annotations.TagKeys(c))
 			continue
 		}
 		if _, ok := w.Container(c); !ok {
@@ -319,7 +294,7 @@ func policyEdits(w Workload, change PolicyChange) ([]setters.Edit, error) {
 			}
 			return nil, fmt.Errorf("no container %q to set a tag filter for: the containers are %s", c, strings.Join(names, ", "))
 		}
-		set(tagForms(c), tagPrefix+c, pattern)
+		set(annotations.TagKeys(c), tagPrefix+c, pattern)
 	}
 	return edits, nil
 }
