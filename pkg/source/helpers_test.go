@@ -21,7 +21,7 @@ type gitRepo struct {
 func gitEnv(t testing.TB) []string {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
+		t.Fatalf("the git-backed source tests build their repositories with git, which is not on PATH (%v): install git, such as with apt-get install git", err)
 	}
 	home := t.TempDir()
 	env := []string{

@@ -210,7 +210,7 @@ func TestResolveAmbiguousShortSHA(t *testing.T) {
 		seen[sha[:4]] = true
 	}
 	if dup == "" {
-		t.Skip("no two commits share a 4-digit prefix")
+		t.Fatal("no two of the 1000 fixed commits share a 4-digit prefix: change the commits until two do")
 	}
 	_, err := Open(context.Background(), Spec{Repo: r.dir, Ref: dup})
 	t.Log(err)
