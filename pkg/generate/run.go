@@ -173,9 +173,9 @@ func (w *Workspace) run(ctx context.Context, p process) error {
 	case err != nil:
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
-			return fmt.Errorf("%s failed: %s%s", p.what, exit.ProcessState, stderr.quote())
+			return fmt.Errorf("%s failed: %s%s%s", p.what, exit.ProcessState, stderr.quote(), w.note())
 		}
-		return fmt.Errorf("%s failed: %w%s", p.what, err, stderr.quote())
+		return fmt.Errorf("%s failed: %w%s%s", p.what, err, stderr.quote(), w.note())
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -18,33 +19,71 @@ import (
 // shared values file), and programs may write into it; nothing is written
 // back. Close removes it.
 //
+// Nothing in the copy leads outside it: a symbolic link is made only when
+// it resolves inside the tree, followed link by link as the kernel would
+// (see resolveLink), and then as a link straight to what it resolves to.
+// Files larger than MaxFileSize are left out, and a tree of more than
+// MaxTreeSize is refused; a program that fails is told what was left out.
+//
 // Its directory holds the copy (Root), and the HOME and TMPDIR the
 // programs are given, all removed by Close.
 type Workspace struct {
-	opts Options
-	dir  string
-	root string
-	home string
-	tmp  string
-	path string
+	opts    Options
+	dir     string
+	root    string
+	home    string
+	tmp     string
+	path    string
+	limits  limits
+	omitted []omitted // what the copy left out, in tree order
+}
+
+const (
+	// MaxFileSize bounds a file copied into a workspace: a larger one
+	// (a video, a disk image in an unrelated folder) is left out, so that
+	// it costs neither its size on disk nor in memory on every run.
+	MaxFileSize = 64 << 20
+	// MaxTreeSize bounds the files copied into a workspace in all; a tree
+	// with more is refused. It stops a small, well-compressed repository
+	// from filling the disk.
+	MaxTreeSize = 1 << 30
+	// maxLinks is the number of symbolic links followed to resolve one, as
+	// in Linux's path resolution.
+	maxLinks = 40
+)
+
+// limits are the sizes a workspace copies; tests make them small.
+type limits struct {
+	file, tree int64
+}
+
+// omitted is an entry of the tree that the copy left out, and why.
+type omitted struct {
+	path, why string
 }
 
 // NewWorkspace copies fsys, such as a commit's tree, into a new temporary
-// directory: regular files (executable ones stay executable), directories,
-// and symbolic links whose target stays inside the tree. Other links are
-// left out.
+// directory: directories, regular files up to MaxFileSize (executable ones
+// stay executable), and symbolic links that resolve inside the tree.
+// Links that lead outside it, are absolute or loop are left out, as are
+// larger files; a tree of more than MaxTreeSize is an error.
 func NewWorkspace(fsys fs.FS, opts Options) (*Workspace, error) {
+	return newWorkspace(fsys, opts, limits{file: MaxFileSize, tree: MaxTreeSize})
+}
+
+func newWorkspace(fsys fs.FS, opts Options, lim limits) (*Workspace, error) {
 	dir, err := os.MkdirTemp(opts.TempDir, "kubectl-gitops-generate-")
 	if err != nil {
 		return nil, fmt.Errorf("making a workspace for generators: %w", err)
 	}
 	w := &Workspace{
-		opts: opts,
-		dir:  dir,
-		root: filepath.Join(dir, "tree"),
-		home: filepath.Join(dir, "home"),
-		tmp:  filepath.Join(dir, "tmp"),
-		path: opts.Path,
+		opts:   opts,
+		dir:    dir,
+		root:   filepath.Join(dir, "tree"),
+		home:   filepath.Join(dir, "home"),
+		tmp:    filepath.Join(dir, "tmp"),
+		path:   opts.Path,
+		limits: lim,
 	}
 	if w.path == "" {
 		w.path = os.Getenv("PATH")
@@ -55,7 +94,7 @@ func NewWorkspace(fsys fs.FS, opts Options) (*Workspace, error) {
 			return nil, fmt.Errorf("making a workspace for generators: %w", err)
 		}
 	}
-	if err := copyTree(fsys, w.root); err != nil {
+	if err := w.copyTree(fsys); err != nil {
 		_ = w.Close()
 		return nil, fmt.Errorf("copying the tree into a workspace for generators: %w", err)
 	}
@@ -103,18 +142,30 @@ func (w *Workspace) WriteFiles(files map[string][]byte) error {
 // A file removed from the copy is an error, as only edits of existing
 // files can be committed; files the programs created are not looked at.
 func (w *Workspace) Changes(base fs.FS) (map[string][]byte, error) {
+	left := map[string]bool{}
+	for _, o := range w.omitted {
+		left[o.path] = true
+	}
 	out := map[string][]byte{}
 	err := fs.WalkDir(base, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if !d.Type().IsRegular() {
+		if !d.Type().IsRegular() || left[p] {
 			return nil
 		}
-		cur, err := os.ReadFile(filepath.Join(w.root, filepath.FromSlash(p)))
+		name := filepath.Join(w.root, filepath.FromSlash(p))
+		info, err := os.Stat(name)
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("%s was removed; only edits of existing files can be committed", p)
 		}
+		if err != nil {
+			return err
+		}
+		if info.Size() > w.limits.file {
+			return fmt.Errorf("%s grew to %d bytes, more than the %s limit for a file", p, info.Size(), size(w.limits.file))
+		}
+		cur, err := os.ReadFile(name)
 		if err != nil {
 			return err
 		}
@@ -130,53 +181,196 @@ func (w *Workspace) Changes(base fs.FS) (map[string][]byte, error) {
 	return out, err
 }
 
-// copyTree copies fsys into dir, which must not exist.
-func copyTree(fsys fs.FS, dir string) error {
+// copyTree copies fsys into w.root, which must not exist.
+func (w *Workspace) copyTree(fsys fs.FS) error {
+	var total int64
 	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		target := filepath.Join(dir, filepath.FromSlash(p))
+		target := filepath.Join(w.root, filepath.FromSlash(p))
 		switch {
 		case d.IsDir():
 			return os.MkdirAll(target, 0o755)
 		case d.Type()&fs.ModeSymlink != 0:
-			link, err := fs.ReadLink(fsys, p)
+			resolved, err := resolveLink(fsys, p)
 			if err != nil {
-				return nil // the tree cannot say where it goes: leave it out
-			}
-			if !linkStaysInside(p, link) {
+				w.omitted = append(w.omitted, omitted{p, err.Error()})
 				return nil
 			}
-			return os.Symlink(filepath.FromSlash(link), target)
-		case d.Type().IsRegular():
-			data, err := fs.ReadFile(fsys, p)
+			// Straight to what it resolves to, through real directories
+			// only: on disk it goes where it went in the tree, whatever
+			// other links were left out.
+			rel, err := filepath.Rel(filepath.FromSlash(path.Dir(p)), filepath.FromSlash(resolved))
 			if err != nil {
 				return err
 			}
+			return os.Symlink(rel, target)
+		case d.Type().IsRegular():
 			info, err := d.Info()
 			if err != nil {
 				return err
+			}
+			if info.Size() > w.limits.file {
+				w.omitted = append(w.omitted, omitted{p, "larger than the " + size(w.limits.file) + " limit for a file"})
+				return nil
 			}
 			perm := fs.FileMode(0o644)
 			if info.Mode()&0o111 != 0 {
 				perm = 0o755
 			}
-			return os.WriteFile(target, data, perm)
+			n, err := copyFile(fsys, p, target, perm, w.limits.file)
+			if errors.Is(err, errTooLarge) {
+				w.omitted = append(w.omitted, omitted{p, "larger than the " + size(w.limits.file) + " limit for a file"})
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if total += n; total > w.limits.tree {
+				return fmt.Errorf("the files of the repository come to more than %s, the limit for a workspace, at %s: generators cannot run on a tree this large; keep large files in another repository", size(w.limits.tree), p)
+			}
 		}
 		return nil
 	})
 }
 
-// linkStaysInside says whether the symbolic link at p, pointing to link,
-// resolves inside the tree (judged by its text; a link through another
-// link is judged when that one is).
-func linkStaysInside(p, link string) bool {
-	if link == "" || path.IsAbs(link) || filepath.IsAbs(link) || strings.Contains(link, `\`) {
-		return false
+var errTooLarge = errors.New("file too large")
+
+// copyFile copies the file p of fsys to target, at most max bytes of it:
+// a longer file is errTooLarge and not left on disk. It returns the
+// number of bytes copied.
+func copyFile(fsys fs.FS, p, target string, perm fs.FileMode, max int64) (int64, error) {
+	in, err := fsys.Open(p)
+	if err != nil {
+		return 0, err
 	}
-	resolved := path.Join(path.Dir(p), link)
-	return fs.ValidPath(resolved)
+	defer in.Close()
+	out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(out, io.LimitReader(in, max+1))
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n > max {
+		err = errTooLarge
+	}
+	if err != nil {
+		_ = os.Remove(target)
+		return 0, err
+	}
+	return n, nil
+}
+
+// size says n bytes in GiB, MiB or KiB when it is a whole number of them.
+func size(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// resolveLink resolves the symbolic link p of fsys fully, as the kernel
+// resolves it in a checkout: its target against the directory it is in,
+// each element in turn, following every link met (in directories and at
+// the end), each target against the directory reached so far. It returns
+// the slash path from the root that the link leads to, made of
+// directories and a last element that are no links. It fails when any
+// step climbs above the root (even to come back: the tree's directory has
+// no name in the commit), when a target is absolute, after maxLinks links,
+// or when a directory on the way is missing or a file and what follows it
+// could climb. A link to a missing file in an existing directory resolves,
+// since a program may write that file.
+func resolveLink(fsys fs.FS, p string) (string, error) {
+	var stack []string // the elements resolved so far: directories, no links
+	todo := strings.Split(p, "/")
+	hops := 0
+	missing := false // an element was missing: what follows must not climb
+	for len(todo) > 0 {
+		elem := todo[0]
+		todo = todo[1:]
+		switch elem {
+		case "", ".":
+			continue
+		case "..":
+			if missing {
+				return "", errors.New("a symbolic link through a missing directory")
+			}
+			if len(stack) == 0 {
+				return "", errors.New("a symbolic link leading outside the repository")
+			}
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if missing {
+			stack = append(stack, elem)
+			continue
+		}
+		cur := path.Join(append(stack, elem)...)
+		info, err := fs.Lstat(fsys, cur)
+		if errors.Is(err, fs.ErrNotExist) {
+			// The rest may be written by a program, when it does not climb.
+			missing = true
+			stack = append(stack, elem)
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("a symbolic link that cannot be followed: %w", err)
+		}
+		if info.Mode()&fs.ModeSymlink == 0 {
+			if !info.IsDir() && len(todo) > 0 {
+				return "", fmt.Errorf("a symbolic link through %s, which is not a directory", cur)
+			}
+			stack = append(stack, elem)
+			continue
+		}
+		if hops++; hops > maxLinks {
+			return "", errors.New("a loop of symbolic links")
+		}
+		target, err := fs.ReadLink(fsys, cur)
+		if err != nil {
+			return "", fmt.Errorf("a symbolic link that cannot be read: %w", err)
+		}
+		if target == "" || strings.ContainsAny(target, "\\\x00") {
+			return "", errors.New("a symbolic link with an invalid target")
+		}
+		if path.IsAbs(target) || filepath.IsAbs(target) || filepath.VolumeName(target) != "" {
+			return "", errors.New("a symbolic link to an absolute path")
+		}
+		todo = append(strings.Split(target, "/"), todo...)
+	}
+	if len(stack) == 0 {
+		return ".", nil
+	}
+	return path.Join(stack...), nil
+}
+
+// maxNoted is the number of entries left out of the copy that an error
+// names.
+const maxNoted = 5
+
+// note ends the error of a program that failed: what the copy left out,
+// since the program may have failed for want of it.
+func (w *Workspace) note() string {
+	if len(w.omitted) == 0 {
+		return ""
+	}
+	var names []string
+	for _, o := range w.omitted[:min(len(w.omitted), maxNoted)] {
+		names = append(names, fmt.Sprintf("%s (%s)", o.path, o.why))
+	}
+	more := ""
+	if n := len(w.omitted) - maxNoted; n > 0 {
+		more = fmt.Sprintf(" and %d more", n)
+	}
+	return "\n  the workspace it ran in left out " + strings.Join(names, ", ") + more
 }
 
 // env is the environment of a program: nothing of this process's but PATH.
