@@ -352,7 +352,7 @@ func TestWorkspaceSizeLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := fsys.read.Load(); n > 1000+64<<10 {
+	if n := fsys.read.Load(); n > 1001 {
 		t.Errorf("%d bytes were read from a file over the 1000 byte limit", n)
 	}
 	if _, err := os.Lstat(filepath.Join(w.Root(), "a", "liar")); !errors.Is(err, fs.ErrNotExist) {
@@ -360,6 +360,13 @@ func TestWorkspaceSizeLimits(t *testing.T) {
 	}
 	if len(w.omitted) != 1 || w.omitted[0].path != "a/liar" {
 		t.Errorf("omitted: %v", w.omitted)
+	}
+	// A program's edit over the limit is not read back to be committed.
+	if err := os.WriteFile(filepath.Join(w.Root(), "a", "ok"), []byte(strings.Repeat("x", 2000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Changes(fsys); err == nil || !strings.Contains(err.Error(), "a/ok grew to 2000 bytes, more than the 1000 bytes limit for a file") {
+		t.Errorf("changes: %v", err)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
