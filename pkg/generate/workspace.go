@@ -50,6 +50,8 @@ const (
 	// maxLinks is the number of symbolic links followed to resolve one, as
 	// in Linux's path resolution.
 	maxLinks = 40
+	// maxLinkSize bounds a link's target, as PATH_MAX does in Linux.
+	maxLinkSize = 4096
 )
 
 // limits are the sizes a workspace copies; tests make them small.
@@ -333,6 +335,9 @@ func resolveLink(fsys fs.FS, p string) (string, error) {
 		}
 		if hops++; hops > maxLinks {
 			return "", errors.New("a loop of symbolic links")
+		}
+		if info.Size() > maxLinkSize {
+			return "", errors.New("a symbolic link with an invalid target")
 		}
 		target, err := fs.ReadLink(fsys, cur)
 		if err != nil {

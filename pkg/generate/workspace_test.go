@@ -343,9 +343,12 @@ func TestWorkspaceLeavesOutLargeFiles(t *testing.T) {
 func TestWorkspaceSizeLimits(t *testing.T) {
 	// A file that says it is small but is not is cut off at the limit.
 	fsys := &sizedFS{
-		MapFS: fstest.MapFS{"a/liar": {}, "a/ok": {Data: []byte("ok")}},
-		big:   map[string]int64{"a/liar": 1 << 40},
-		lie:   map[string]bool{"a/liar": true},
+		MapFS: fstest.MapFS{
+			"a/liar": {}, "a/ok": {Data: []byte("ok")},
+			"a/long": {Data: []byte(strings.Repeat("./", 2100) + "ok"), Mode: fs.ModeSymlink}, // longer than PATH_MAX
+		},
+		big: map[string]int64{"a/liar": 1 << 40},
+		lie: map[string]bool{"a/liar": true},
 	}
 	tmp := t.TempDir()
 	w, err := newWorkspace(fsys, Options{TempDir: tmp}, limits{file: 1000, tree: 5000})
@@ -358,7 +361,7 @@ func TestWorkspaceSizeLimits(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(w.Root(), "a", "liar")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the large file is in the workspace (%v)", err)
 	}
-	if len(w.omitted) != 1 || w.omitted[0].path != "a/liar" {
+	if len(w.omitted) != 2 || w.omitted[0].path != "a/liar" || w.omitted[1] != (omitted{"a/long", "a symbolic link with an invalid target"}) {
 		t.Errorf("omitted: %v", w.omitted)
 	}
 	// A program's edit over the limit is not read back to be committed.
