@@ -49,9 +49,10 @@ func (a Author) validate() error {
 // user.name and user.email from the repository's configuration, else the
 // global one (~/.gitconfig over $XDG_CONFIG_HOME/git/config, or
 // $GIT_CONFIG_GLOBAL), else the system one (/etc/gitconfig or
-// $GIT_CONFIG_SYSTEM; none when GIT_CONFIG_NOSYSTEM is set). [include] and [includeIf] with gitdir:, gitdir/i: and onbranch:
-// conditions are followed; an included file counts as if it were at the end
-// of the one including it, where it usually is.
+// $GIT_CONFIG_SYSTEM; none when GIT_CONFIG_NOSYSTEM is set). [include] and
+// [includeIf] with gitdir:, gitdir/i:, onbranch: and
+// hasconfig:remote.*.url: conditions are followed; an included file counts
+// as if it were at the end of the one including it, where it usually is.
 func DefaultAuthor(repo string) (Author, error) {
 	c := &configReader{}
 	var local string
@@ -87,8 +88,9 @@ func DefaultAuthor(repo string) (Author, error) {
 	if local != "" {
 		files = append(files, local)
 	}
+	c.files = files
 	for _, f := range files {
-		if err := c.readFile(f, 0); err != nil {
+		if err := c.readFile(f, 0, false); err != nil {
 			return Author{}, err
 		}
 	}
@@ -136,16 +138,29 @@ func envBool(key string) bool {
 // configReader reads user.name and user.email from git configuration
 // files, later files and includes overriding earlier ones.
 type configReader struct {
-	gitDir      string // of the repository, for gitdir: conditions
-	branch      string // checked out, for onbranch: conditions
+	gitDir      string   // of the repository, for gitdir: conditions
+	branch      string   // checked out, for onbranch: conditions
+	files       []string // every configuration file, for hasconfig: conditions
 	name, email string
 	read        []string
+
+	// remoteURLs are the remote.<name>.url values of every file and its
+	// includes, read at the first hasconfig:remote.*.url: condition, as
+	// git does; scanned says they were.
+	remoteURLs []string
+	scanned    bool
+	// scanning marks the reader that collects remoteURLs: as in git, every
+	// hasconfig: condition is true for it, and a file that an includeIf
+	// brings in may not declare a remote URL.
+	scanning bool
 }
 
 // maxIncludeDepth is git's limit on nested includes.
 const maxIncludeDepth = 10
 
-func (c *configReader) readFile(path string, depth int) error {
+// readFile reads path and its includes. noURLs says path was brought in by
+// an includeIf while scanning for remote URLs.
+func (c *configReader) readFile(path string, depth int, noURLs bool) error {
 	if depth > maxIncludeDepth {
 		return fmt.Errorf("reading the git configuration %s: more than %d nested includes (a loop?)", path, maxIncludeDepth)
 	}
@@ -161,23 +176,40 @@ func (c *configReader) readFile(path string, depth int) error {
 		return fmt.Errorf("reading the git configuration %s: %w", path, err)
 	}
 	c.read = append(c.read, path)
-	user := cfg.Section("user")
-	if user.HasOption("name") {
-		c.name = user.Option("name")
-	}
-	if user.HasOption("email") {
-		c.email = user.Option("email")
-	}
-	var includes []string
-	includes = append(includes, cfg.Section("include").OptionAll("path")...)
-	for _, ss := range cfg.Section("includeIf").Subsections {
-		if c.matches(ss.Name, path) {
-			includes = append(includes, ss.OptionAll("path")...)
+	if c.scanning {
+		for _, remote := range cfg.Section("remote").Subsections {
+			urls := remote.OptionAll("url")
+			if noURLs && len(urls) > 0 {
+				return fmt.Errorf("reading the git configuration %s: remote %q has a url, but a file that an includeIf brings in may not declare remote URLs when a hasconfig:remote.*.url: condition is used (git refuses it too): move the remote into the repository's own configuration", path, remote.Name)
+			}
+			c.remoteURLs = append(c.remoteURLs, urls...)
+		}
+	} else {
+		user := cfg.Section("user")
+		if user.HasOption("name") {
+			c.name = user.Option("name")
+		}
+		if user.HasOption("email") {
+			c.email = user.Option("email")
 		}
 	}
-	for _, inc := range includes {
-		if err := c.readFile(c.includePath(inc, path), depth+1); err != nil {
+	for _, inc := range cfg.Section("include").OptionAll("path") {
+		if err := c.readFile(c.includePath(inc, path), depth+1, noURLs); err != nil {
 			return err
+		}
+	}
+	for _, ss := range cfg.Section("includeIf").Subsections {
+		ok, err := c.matches(ss.Name, path)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		for _, inc := range ss.OptionAll("path") {
+			if err := c.readFile(c.includePath(inc, path), depth+1, noURLs || c.scanning); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -198,21 +230,50 @@ func (c *configReader) includePath(p, from string) string {
 }
 
 // matches evaluates the condition of an [includeIf "<cond>"] in the file
-// from; conditions it does not know (hasconfig:) are false.
-func (c *configReader) matches(cond, from string) bool {
+// from; conditions git does not know either are false.
+func (c *configReader) matches(cond, from string) (bool, error) {
 	switch {
 	case strings.HasPrefix(cond, "gitdir:"):
-		return c.gitDirMatches(strings.TrimPrefix(cond, "gitdir:"), from, false)
+		return c.gitDirMatches(strings.TrimPrefix(cond, "gitdir:"), from, false), nil
 	case strings.HasPrefix(cond, "gitdir/i:"):
-		return c.gitDirMatches(strings.TrimPrefix(cond, "gitdir/i:"), from, true)
+		return c.gitDirMatches(strings.TrimPrefix(cond, "gitdir/i:"), from, true), nil
 	case strings.HasPrefix(cond, "onbranch:"):
 		pattern := strings.TrimPrefix(cond, "onbranch:")
 		if strings.HasSuffix(pattern, "/") {
 			pattern += "**"
 		}
-		return c.branch != "" && globMatch(pattern, c.branch, false)
+		return c.branch != "" && globMatch(pattern, c.branch, false), nil
+	case strings.HasPrefix(cond, "hasconfig:remote.*.url:"):
+		return c.hasRemoteURL(strings.TrimPrefix(cond, "hasconfig:remote.*.url:"))
 	}
-	return false
+	return false, nil
+}
+
+// hasRemoteURL says whether any remote.<name>.url of any configuration
+// file matches pattern. As git does, it reads every file once for their
+// remote URLs, ahead of the one being read (the remote is usually in the
+// repository's configuration, read last), with every hasconfig: condition
+// true and refusing remote URLs in files that an includeIf brings in, so
+// that an include cannot decide its own condition.
+func (c *configReader) hasRemoteURL(pattern string) (bool, error) {
+	if c.scanning {
+		return true, nil
+	}
+	if !c.scanned {
+		scan := &configReader{gitDir: c.gitDir, branch: c.branch, scanning: true}
+		for _, f := range c.files {
+			if err := scan.readFile(f, 0, false); err != nil {
+				return false, err
+			}
+		}
+		c.remoteURLs, c.scanned = scan.remoteURLs, true
+	}
+	for _, u := range c.remoteURLs {
+		if globMatch(pattern, u, false) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // gitDirMatches matches the git directory against a gitdir: pattern, with

@@ -1,7 +1,9 @@
 package source
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -162,5 +164,87 @@ func TestGlobMatch(t *testing.T) {
 		if got := globMatch(tt.pattern, tt.s, tt.fold); got != tt.want {
 			t.Errorf("globMatch(%q, %q, fold %v) = %v, want %v", tt.pattern, tt.s, tt.fold, got, tt.want)
 		}
+	}
+}
+
+// gitIdent returns "Name <email>" as git itself would author a commit in
+// dir, with the configuration isolateGit set up.
+func gitIdent(t *testing.T, dir string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("git", "var", "GIT_AUTHOR_IDENT")
+	cmd.Dir = dir
+	for _, kv := range os.Environ() {
+		// Empty variables are unset for DefaultAuthor; git would read an
+		// empty GIT_CONFIG_GLOBAL as "no global file".
+		if k, v, _ := strings.Cut(kv, "="); v != "" && !strings.HasPrefix(k, "GIT_AUTHOR_") && !strings.HasPrefix(k, "GIT_COMMITTER_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("git var: %w: %s", err, out)
+	}
+	ident, _, _ := strings.Cut(string(out), ">")
+	return ident + ">", nil
+}
+
+// An [includeIf "hasconfig:remote.*.url:<pattern>"] holds when a remote of
+// any configuration file, the repository's included, has a URL matching
+// the pattern; DefaultAuthor decides it as git does.
+func TestDefaultAuthorHasConfigRemoteURL(t *testing.T) {
+	home := isolateGit(t)
+	withRemote := func(name, url string) string {
+		r := newRepo(t)
+		if url != "" {
+			r.git("remote", "add", name, url)
+		}
+		return r.dir
+	}
+	org := withRemote("origin", "https://example.com/org/app.git")
+	orgSSH := withRemote("upstream", "git@example.com:org/lib.git")
+	other := withRemote("origin", "https://example.com/other/app.git")
+	none := withRemote("", "")
+	outside := t.TempDir()
+
+	global := `[user]
+	name = Home Name
+	email = home@example.com
+[includeIf "hasconfig:remote.*.url:https://example.com/org/**"]
+	path = .gitconfig-org
+[includeIf "hasconfig:remote.*.url:git@example.com:org/*"]
+	path = ~/.gitconfig-org
+`
+	writeConfig(t, filepath.Join(home, ".gitconfig"), global)
+	writeConfig(t, filepath.Join(home, ".gitconfig-org"), "[user]\n\temail = org@example.com\n")
+	check := func(dir, repo, want string) {
+		t.Helper()
+		a, err := DefaultAuthor(repo)
+		if err != nil || a.String() != want {
+			t.Errorf("DefaultAuthor(%q) = %v, %v; want %s", repo, a, err, want)
+		}
+		if got, err := gitIdent(t, dir); err != nil || got != want {
+			t.Errorf("git in %s authors as %q, %v; the test expects %s", dir, got, err, want)
+		}
+	}
+	home1, org1 := "Home Name <home@example.com>", "Home Name <org@example.com>"
+	check(org, org, org1)
+	check(orgSSH, orgSSH, org1)
+	check(other, other, home1)
+	check(none, none, home1)
+	check(outside, "", home1)
+
+	// A remote in the global configuration counts for every repository.
+	writeConfig(t, filepath.Join(home, ".gitconfig"), global+"[remote \"mirror\"]\n\turl = https://example.com/org/mirror.git\n")
+	check(none, none, org1)
+	check(outside, "", org1)
+
+	// A file that an includeIf brings in may not declare remote URLs.
+	writeConfig(t, filepath.Join(home, ".gitconfig"), global)
+	writeConfig(t, filepath.Join(home, ".gitconfig-org"), "[user]\n\temail = org@example.com\n[remote \"x\"]\n\turl = https://example.com/x.git\n")
+	if a, err := DefaultAuthor(org); err == nil || !strings.Contains(err.Error(), "may not declare remote URLs") || !strings.Contains(err.Error(), ".gitconfig-org") {
+		t.Errorf("DefaultAuthor with a remote URL in a conditional include = %v, %v; want an error naming the file", a, err)
+	}
+	if got, err := gitIdent(t, org); err == nil {
+		t.Errorf("git accepted a remote URL in a conditional include: %s", got)
 	}
 }

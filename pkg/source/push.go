@@ -37,9 +37,10 @@ func (e *pushRejected) Error() string { return "the push was refused: " + e.reas
 //
 // It is a compare-and-swap, never a force push: nothing is sent when the
 // remote's branch is not at parent, and the remote itself refuses the
-// update if the branch moved in between. go-git's Push is not used: it
-// would walk the remote's whole history to find the objects to send, and
-// compares with the branch as advertised rather than with parent.
+// update if the branch moved in between. go-git's Push, even with
+// PushOptions.RequireRemoteRefs for that check, is not used: it finds the
+// objects to send by walking every object reachable from the remote's refs
+// (revlist.Objects), the whole history, where objects is already known.
 //
 // The caller holds r.store.mu.
 func (r *Repository) push(ctx context.Context, auth *authMethod, branch plumbing.ReferenceName, parent, commit plumbing.Hash, objects []plumbing.Hash) error {
