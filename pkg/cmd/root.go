@@ -7,6 +7,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	kcmdutil "k8s.io/kubectl/pkg/cmd/util"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/diff"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/images"
@@ -35,6 +36,7 @@ of each sync in the cluster. Nothing runs inside the cluster.`,
 	flags := cmd.PersistentFlags()
 	configFlags := genericclioptions.NewConfigFlags(true).WithDeprecatedPasswordFlag().WithDiscoveryBurst(300).WithDiscoveryQPS(50.0)
 	configFlags.AddFlags(flags)
+	cmdutil.AddVerbosityFlag(cmd, streams.ErrOut)
 	f := kcmdutil.NewFactory(configFlags)
 
 	cmd.AddCommand(
