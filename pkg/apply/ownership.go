@@ -278,11 +278,17 @@ func (r *run) checkOwnership(ctx context.Context) error {
 		if !ok {
 			continue
 		}
+		partOf := m.Labels[applyset.LabelPartOf]
 		switch {
 		case applyset.IsParent(m.Labels, m.Annotations):
 			errs = append(errs, fmt.Errorf("%s: %s: %w in the cluster (%s): a sync never takes over an ApplySet's parent, not even with --adopt: remove it from the repository",
 				it.Origin, it.ID, ErrParent, describeOwners(&m.ObjectMeta)))
-		case r.opts.Adopt || r.appliedBySet(m.ManagedFields):
+		case partOf != "" && partOf != r.set.ID:
+			// Labelled since the inventory was listed: another set is
+			// syncing it right now.
+			errs = append(errs, fmt.Errorf("%s: %s: %w (label %s=%s, %s), not to sync set %q: it is left alone; remove it from one of the two sets",
+				it.Origin, it.ID, ErrForeign, applyset.LabelPartOf, partOf, ownerSet(m.ManagedFields, partOf), r.set.Name))
+		case partOf == r.set.ID || r.opts.Adopt || r.appliedBySet(m.ManagedFields):
 			r.adopted[it.ID] = m
 		default:
 			errs = append(errs, fmt.Errorf("%s: %s: %w %q: it exists in the cluster and belongs to no sync set (%s): it is left alone and nothing was written; to take it over on purpose (it then carries the set's label, and is pruned when it leaves the repository), sync once with --adopt",
