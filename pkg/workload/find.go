@@ -103,10 +103,14 @@ var kinds = map[string]struct {
 // inside fsys, "." for the root) of a read-only file tree, such as the tree
 // of a git commit. Objects without a namespace are in defaultNamespace.
 //
-// Files are read as rendering reads them: files ending in .yaml or .yml,
-// recursively, in lexical order; files and directories whose name starts
-// with "." are skipped; a file may hold several documents, and the items of
-// a List are read as objects. Directories holding a kustomization are read
+// Files are read as rendering reads them: files ending in .yaml, .yml or
+// .json, recursively, in lexical order; files and directories whose name
+// starts with "." are skipped; a file may hold several documents, and the
+// items of a List are read as objects. A JSON object is read as the YAML
+// flow mapping it also is, so that its images are edited in place like
+// YAML's; a file holding several JSON values one after another, or JSON
+// that YAML reads otherwise (a "\/" escape), is an *Error when it holds a
+// workload, and is passed over when it holds none. Directories holding a kustomization are read
 // file by file too, as Flux v1 did: the workloads of a base and of its
 // patches are all found, so the same ID may come more than once. Only the
 // built-in API groups count (apps/v1 Deployment, not another group's).
@@ -145,7 +149,7 @@ func Find(fsys fs.FS, dir string, defaultNamespace string) ([]Workload, error) {
 				walk(p)
 				continue
 			}
-			if ext := path.Ext(name); ext != ".yaml" && ext != ".yml" {
+			if ext := path.Ext(name); ext != ".yaml" && ext != ".yml" && ext != ".json" {
 				continue
 			}
 			if !e.Type().IsRegular() {
@@ -173,6 +177,9 @@ func Find(fsys fs.FS, dir string, defaultNamespace string) ([]Workload, error) {
 func parseFile(file string, data []byte, defaultNamespace string) ([]Workload, error) {
 	docs, err := setters.Parse(data)
 	if err != nil {
+		if isJSON, jerr := unreadableJSON(file, data, defaultNamespace); isJSON {
+			return nil, jerr
+		}
 		var pe *setters.ParseError
 		if errors.As(err, &pe) {
 			return nil, &Error{File: file, Line: pe.Line, Err: errors.New(pe.Msg)}

@@ -2,6 +2,7 @@ package workload
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -30,12 +31,21 @@ func treeFS(t *testing.T) fstest.MapFS {
 	}
 	fsys := fstest.MapFS{}
 	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
+		if e.IsDir() || (!strings.HasSuffix(e.Name(), ".yaml") && !strings.HasSuffix(e.Name(), ".json")) {
 			continue
 		}
 		fsys["repo/"+e.Name()] = &fstest.MapFile{Data: readInput(t, e.Name())}
 	}
 	return fsys
+}
+
+// validJSON fails the test when out, the edit of the JSON file input, is
+// not JSON any more.
+func validJSON(t *testing.T, input string, out []byte) {
+	t.Helper()
+	if strings.HasSuffix(input, ".json") && !json.Valid(out) {
+		t.Errorf("the edit of %s is not valid JSON:\n%s", input, out)
+	}
 }
 
 // describe writes a workload on one line, with its containers.
@@ -88,6 +98,7 @@ func TestFindTestdata(t *testing.T) {
 	}
 	want := []string{
 		"repo/cronjob.yaml:1 ops:cronjob/backup | backup=backup:3.2",
+		"repo/deployment.json:1 shop:deployment/shop-api | api=registry.example.com/shop/api:2.0.1 | cache=redis:7.2 | migrate=registry.example.com/shop/migrate:2.0.1 (init)",
 		"repo/deployments.yaml:2 shop:deployment/web | web=registry.example.com/shop/web:1.4.0 | envoy=envoyproxy/envoy:v1.30.1 | migrate=registry.example.com/shop/migrate:1.4.0 (init)",
 		"repo/deployments.yaml:28 default:statefulset/db doc=2 | postgres=postgres:16.2",
 		"repo/flow.yaml:1 shop:deployment/api | api=api:3.1 | log=fluent/fluent-bit:3.0",
@@ -123,7 +134,13 @@ func TestFindTree(t *testing.T) {
 		"apps/b.yaml":                    deploy("b"),
 		"apps/a.yml":                     deploy("a"),
 		"apps/notes.md":                  deploy("notes"),
-		"apps/c.json":                    deploy("json"),
+		"apps/c.json":                    {Data: []byte(`{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "json"}, "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "json:1"}]}}}}`)},
+		"apps/json/yaml-in.json":         deploy("yaml-in-json"),
+		"apps/json/configmaps.json":      {Data: []byte("{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"a\"}}\n{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"b\"}}\n")},
+		"apps/json/stream.json":          {Data: []byte("{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"a\"}}\n\n  {\"apiVersion\": \"apps/v1\", \"kind\": \"Deployment\", \"metadata\": {\"name\": \"streamed\"}}\n")},
+		"apps/json/escaped.json":         {Data: []byte(`{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "escaped", "annotations": {"url": "https:\/\/example.com"}}}`)},
+		"apps/json/escaped-cm.json":      {Data: []byte(`{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"url": "https:\/\/example.com"}}`)},
+		"apps/json/broken.json":          {Data: []byte(`{"apiVersion": "apps/v1", "kind": "Deployment",`)},
 		"apps/.hidden.yaml":              deploy("hidden"),
 		"apps/.git/config.yaml":          deploy("git"),
 		"apps/sub/z.yaml":                deploy("z"),
@@ -146,6 +163,8 @@ func TestFindTree(t *testing.T) {
 		"apps/a.yml:1 dflt:deployment/a | app=a:1",
 		"apps/b.yaml:1 dflt:deployment/b | app=b:1",
 		"apps/base/d.yaml:1 dflt:deployment/d | app=d:1",
+		"apps/c.json:1 dflt:deployment/json | app=json:1",
+		"apps/json/yaml-in.json:1 dflt:deployment/yaml-in-json | app=yaml-in-json:1",
 		"apps/other/extensions-v1b1.yml:1 dflt:deployment/old",
 		"apps/other/patch-noimage.yaml:1 dflt:deployment/patched",
 		"apps/sub/z.yaml:1 dflt:deployment/z | app=z:1",
@@ -162,6 +181,9 @@ func TestFindTree(t *testing.T) {
 		errs = append(errs, e.Error())
 	}
 	wantErrs := []string{
+		"apps/json/broken.json:2: did not find expected node content",
+		"apps/json/escaped.json:1: workload dflt:deployment/escaped: its JSON cannot be read as YAML, as the byte-exact editor of images and policies needs: write it without \"\\/\" escapes",
+		"apps/json/stream.json:3: workload dflt:deployment/streamed: the file holds 2 JSON values one after another, which the byte-exact editor of images and policies cannot address: put each object in a file of its own, or the objects in a List",
 		"apps/other/broken.yaml:4: did not find expected ',' or ']'",
 		"apps/other/link.yaml: not a regular file (symbolic links are not followed)",
 	}
@@ -299,6 +321,7 @@ var policyCases = []struct {
 	{"no-annotations-lock", "deployments.yaml", "default:statefulset/db", PolicyChange{Locked: ptr(true)}},
 	{"no-annotations-automate-and-tag", "deployments.yaml", "default:statefulset/db", PolicyChange{Automated: ptr(true), Tags: map[string]string{"postgres": "semver:16.x"}}},
 	{"fluxcd-lock", "flux-v1.yaml", "shop:deployment/api", lock},
+	{"json-lock-and-tag", "deployment.json", "shop:deployment/shop-api", PolicyChange{Locked: ptr(true), LockedUser: "Ann <ann@example.com>", Tags: map[string]string{"api": "semver:~2.0"}}},
 	{"fluxcd-filter-tag", "flux-v1.yaml", "shop:deployment/api", PolicyChange{Tags: map[string]string{"api": "semver:~2.1", "cache": "semver:7.x"}}},
 	{"fluxcd-untag", "flux-v1.yaml", "shop:deployment/api", PolicyChange{Tags: map[string]string{"api": "*"}}},
 	{"weave-unlock", "flux-v1.yaml", "monitoring:daemonset/agent", PolicyChange{Locked: ptr(false)}},
@@ -324,6 +347,7 @@ func TestSetPolicyGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			assertGolden(t, tc.name, out)
+			validJSON(t, tc.input, out)
 
 			// The result reads as the change says.
 			w2 := findOne(t, tc.input, out, tc.id)
@@ -371,6 +395,8 @@ func TestPolicyRoundTrip(t *testing.T) {
 		{"cronjob.yaml", "ops:cronjob/backup", lock, unlock},
 		{"pod-crlf.yaml", "default:pod/debug", lock, unlock},
 		{"job-indent4.yaml", "shop:job/migrate", lock, unlock},
+		{"deployment.json", "shop:deployment/shop-api", lock, unlock},
+		{"deployment.json", "shop:deployment/shop-api", PolicyChange{Tags: map[string]string{"cache": "semver:7"}}, PolicyChange{Tags: map[string]string{"cache": "*"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.input+" "+tc.id, func(t *testing.T) {
@@ -410,6 +436,8 @@ func TestSetImage(t *testing.T) {
 		{"image-list-cron", "list.yaml", "default:cronjob/nightly", "report", "reporter:1.0"},
 		{"image-cronjob-single-quoted", "cronjob.yaml", "ops:cronjob/backup", "backup", "backup:3.3"},
 		{"image-crlf", "pod-crlf.yaml", "default:pod/debug", "shell", "busybox:1.37"},
+		{"image-json", "deployment.json", "shop:deployment/shop-api", "api", "registry.example.com/shop/api:2.1.0"},
+		{"image-json-init", "deployment.json", "shop:deployment/shop-api", "migrate", "registry.example.com/shop/migrate:2.1.0@sha256:0123"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -420,6 +448,7 @@ func TestSetImage(t *testing.T) {
 				t.Fatal(err)
 			}
 			assertGolden(t, tc.name, out)
+			validJSON(t, tc.input, out)
 			c, _ := findOne(t, tc.input, out, tc.id).Container(tc.container)
 			if c.Image != tc.image {
 				t.Errorf("image is %q", c.Image)
