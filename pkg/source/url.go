@@ -1,6 +1,7 @@
 package source
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"runtime"
@@ -15,9 +16,15 @@ import (
 // information goes, since a user name alone can be a token
 // ("https://TOKEN@host/repo"). For ssh:// URLs and the scp-like form
 // ("git@host:org/repo.git") the user name stays, as it is part of the address,
-// and only a password goes. Local paths come back unchanged. A URL that cannot
-// be parsed but holds an "@" has everything between the scheme and the last
-// "@" masked.
+// and only a password goes. Local paths come back unchanged.
+//
+// The user information is found as a person typing a password would mean
+// it, not as net/url reads it: it ends at the last "@" before the first "/"
+// after the scheme, so that a password may hold ":", "@", "?" and "#"
+// unescaped ("https://alice:2024#Winter@host/repo", which net/url reads as
+// host "alice", port 2024 and a fragment). A URL that holds an "@" after
+// that "/" cannot be told apart from a password with an unescaped "/": it
+// has everything between the scheme and its last "@" masked.
 func Redact(repo string) string {
 	r, ok := redact(repo)
 	if !ok {
@@ -28,51 +35,81 @@ func Redact(repo string) string {
 
 // redact strips credentials from repo. ok is false when repo looks like a URL
 // whose credentials cannot be found with certainty, for example a password
-// with an unescaped "/" or "#"; the caller must then not use repo as is.
+// with an unescaped "/"; the caller must then not use repo as is.
 func redact(repo string) (redacted string, ok bool) {
+	a, ok := splitURL(repo)
+	if !ok {
+		return "", false
+	}
+	if !a.hasUser {
+		return repo, true
+	}
+	keep := ""
+	if user, _, _ := strings.Cut(a.userinfo, ":"); a.keepUser && user != "" {
+		if u, err := url.PathUnescape(user); err == nil && a.prefix != "" {
+			user = url.User(u).String() // escaped again, for go-git
+		}
+		keep = user + "@"
+	}
+	return a.prefix + keep + a.rest, true
+}
+
+// urlParts is a repository address cut around its user information.
+type urlParts struct {
+	prefix   string // "scheme://", or "" for the scp-like form
+	userinfo string // as written, escapes and all
+	hasUser  bool   // there was an "@" ending user information
+	rest     string // host, port, path, query and fragment
+	keepUser bool   // ssh: the user name is part of the address
+}
+
+// splitURL cuts repo into its parts. A local path has no user information.
+// ok is false when the user information cannot be found with certainty.
+func splitURL(repo string) (urlParts, bool) {
 	scheme, rest, hasScheme := splitScheme(repo)
 	if !hasScheme {
 		if !isSCPLike(repo) {
-			return repo, true // a local path
+			return urlParts{rest: repo}, true // a local path
 		}
-		// scp-like: [user@]host:path. Git splits it at the first ":", so a
-		// password ("user:password@host:path") puts the "@" after it.
-		colon := strings.IndexByte(repo, ':')
-		if at := strings.IndexByte(repo, '@'); at > colon && !strings.Contains(repo[:at], "/") {
-			return repo[:colon] + "@" + repo[at+1:], true
-		}
-		return repo, true
+		return splitSCPLike(repo), true
 	}
-
-	u, err := url.Parse(repo)
-	if err != nil {
-		return "", false
+	p := urlParts{prefix: repo[:len(repo)-len(rest)], rest: rest, keepUser: isSSHScheme(scheme)}
+	slash := strings.IndexByte(rest, '/')
+	if slash < 0 {
+		slash = len(rest)
 	}
-	// A password with an unescaped "/" ("https://u:12/34@host/r") parses
-	// as host "u", port 12 and a path with an "@": refuse to guess.
-	if u.User == nil && u.Port() != "" && strings.Contains(u.Path, "@") {
-		return "", false
+	authority := rest[:slash]
+	// "https://user:pa/ss@host/repo": is "user:pa" a host and port, or a
+	// user and half a password? Refuse to guess. (file:///p@th has no
+	// authority: its "@" is in the path.)
+	if authority != "" && strings.Contains(rest[slash:], "@") {
+		return urlParts{}, false
 	}
-	if u.User == nil {
-		return repo, true
-	}
-	// Keep the string as given (no re-encoding): cut the user information
-	// out of the authority, which url.Parse ends at the first "/", "?" or
-	// "#", and whose user part ends at its last "@".
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	at := strings.LastIndex(rest[:end], "@")
+	at := strings.LastIndexByte(authority, '@')
 	if at < 0 {
-		return "", false // cannot happen when url.Parse found a user
+		return p, true
 	}
-	keep := ""
-	if isSSHScheme(scheme) && u.User.Username() != "" {
-		user, _, _ := strings.Cut(rest[:at], ":")
-		keep = user + "@"
+	p.userinfo, p.hasUser, p.rest = authority[:at], true, rest[at+1:]
+	return p, true
+}
+
+// splitSCPLike cuts git's scp-like address "[user[:password]@]host:path".
+// Git splits it at the first ":", so a password ("user:password@host:path")
+// puts the "@" after it: the user information ends at the last "@" after
+// that ":" that is followed by "host:", as go-git reads it; an "@" in the
+// path ("host:org/repo@v1") is not followed by one.
+func splitSCPLike(repo string) urlParts {
+	colon := strings.IndexByte(repo, ':')
+	for i := len(repo) - 1; i > colon; i-- {
+		if repo[i] == '@' && strings.Contains(strings.SplitN(repo[i+1:], "/", 2)[0], ":") {
+			return urlParts{userinfo: repo[:i], hasUser: true, rest: repo[i+1:], keepUser: true}
+		}
 	}
-	return repo[:len(repo)-len(rest)] + keep + rest[at+1:], true
+	if at := strings.IndexByte(repo, '@'); at >= 0 && at < colon {
+		// "user@host:path": a user name, no password.
+		return urlParts{userinfo: repo[:at], hasUser: true, rest: repo[at+1:], keepUser: true}
+	}
+	return urlParts{rest: repo, keepUser: true}
 }
 
 // maskUserinfo masks everything between the scheme and the last "@".
@@ -140,24 +177,30 @@ type remoteURL struct {
 }
 
 func parseRemote(repo string) (*remoteURL, error) {
-	redacted, ok := redact(repo)
+	parts, ok := splitURL(repo)
 	if !ok {
 		return nil, fmt.Errorf("cannot parse the repository URL %s: percent-encode special characters in the user name and password (\"/\" as %%2F, \"@\" as %%40, \"#\" as %%23), or pass them as credentials instead", maskUserinfo(repo))
 	}
+	redacted, _ := redact(repo)
 	r := &remoteURL{redacted: redacted, gitURL: redacted}
 	if scheme, _, ok := splitScheme(repo); ok {
-		u, err := url.Parse(repo) // redact parsed it already
+		if parts.hasUser {
+			user, password, _ := strings.Cut(parts.userinfo, ":")
+			var uerr, perr error
+			r.user, uerr = url.PathUnescape(user)
+			r.password, perr = url.PathUnescape(password)
+			if uerr != nil || perr != nil {
+				return nil, fmt.Errorf("cannot read the user name and password of the repository URL %s: a %%-escape in them is invalid: write \"%%\" as %%25", redacted)
+			}
+		}
+		u, err := url.Parse(redacted)
 		if err != nil {
-			return nil, fmt.Errorf("cannot parse the repository URL %s", redacted)
+			return nil, fmt.Errorf("cannot parse the repository URL %s: %w", redacted, unwrapURLError(err))
 		}
 		r.scheme = scheme
 		if isSSHScheme(scheme) {
 			r.scheme = "ssh"
 			r.gitURL = "ssh://" + redacted[len(scheme)+3:]
-		}
-		if u.User != nil {
-			r.user = u.User.Username()
-			r.password, _ = u.User.Password()
 		}
 		r.host = u.Hostname()
 		if p := u.Port(); p != "" {
@@ -170,13 +213,21 @@ func parseRemote(repo string) (*remoteURL, error) {
 		}
 		return r, nil
 	}
-	// scp-like
+	// scp-like: no escapes, as in git
 	r.scheme = "ssh"
-	hostPart, _, _ := strings.Cut(redacted, ":")
-	if at := strings.LastIndex(hostPart, "@"); at >= 0 {
-		r.user = hostPart[:at]
-		hostPart = hostPart[at+1:]
+	if parts.hasUser {
+		r.user, _, _ = strings.Cut(parts.userinfo, ":")
 	}
+	hostPart, _, _ := strings.Cut(parts.rest, ":")
 	r.host = strings.Trim(hostPart, "[]")
 	return r, nil
+}
+
+// unwrapURLError drops the URL that a *url.Error repeats.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
