@@ -111,9 +111,11 @@ type Client struct {
 	platform v1.Platform
 	insecure map[string]bool
 	puller   *remote.Puller
+	keychain authn.Keychain
 	stack    *stack
 	cache    *diskCache
 
+	creds   memo[string]
 	tags    memo[[]string]
 	digests memo[string]
 	images  memo[createdEntry]
@@ -212,6 +214,7 @@ func New(cfg Config) (*Client, error) {
 	if len(cfg.PullSecrets) > 0 {
 		keychain = authn.NewMultiKeychain(KeychainFromPullSecrets(cfg.PullSecrets), keychain)
 	}
+	c.keychain = keychain
 	c.puller, err = remote.NewPuller(
 		remote.WithTransport(c.stack),
 		remote.WithAuthFromKeychain(keychain),
@@ -303,8 +306,9 @@ func (c *Client) fresh(fetched time.Time) bool {
 
 func (c *Client) tagsOf(ctx context.Context, r name.Repository) ([]string, error) {
 	return c.tags.do(r.Name(), func() ([]string, error) {
+		cache := c.cacheFor(ctx, r)
 		var e tagsEntry
-		if c.cache.read("tags", r.Name(), &e) && e.Repo == r.Name() && c.fresh(e.Fetched) {
+		if cache.read("tags", r.Name(), &e) && e.Repo == r.Name() && c.fresh(e.Fetched) {
 			return e.Tags, nil
 		}
 		tags, err := c.puller.List(ctx, r)
@@ -313,7 +317,7 @@ func (c *Client) tagsOf(ctx context.Context, r name.Repository) ([]string, error
 		}
 		slices.Sort(tags)
 		tags = slices.Compact(tags)
-		c.cache.write("tags", r.Name(), tagsEntry{Repo: r.Name(), Fetched: c.cfg.now(), Tags: tags})
+		cache.write("tags", r.Name(), tagsEntry{Repo: r.Name(), Fetched: c.cfg.now(), Tags: tags})
 		return tags, nil
 	})
 }
@@ -321,8 +325,9 @@ func (c *Client) tagsOf(ctx context.Context, r name.Repository) ([]string, error
 func (c *Client) digestOf(ctx context.Context, r name.Repository, tag string) (string, error) {
 	ref := r.Tag(tag)
 	return c.digests.do(ref.Name(), func() (string, error) {
+		cache := c.cacheFor(ctx, r)
 		var e digestEntry
-		if c.cache.read("digests", ref.Name(), &e) && e.Ref == ref.Name() && c.fresh(e.Fetched) {
+		if cache.read("digests", ref.Name(), &e) && e.Ref == ref.Name() && c.fresh(e.Fetched) {
 			return e.Digest, nil
 		}
 		var digest string
@@ -341,8 +346,49 @@ func (c *Client) digestOf(ctx context.Context, r name.Repository, tag string) (s
 			}
 			digest = d.Digest.String()
 		}
-		c.cache.write("digests", ref.Name(), digestEntry{Ref: ref.Name(), Fetched: c.cfg.now(), Digest: digest})
+		cache.write("digests", ref.Name(), digestEntry{Ref: ref.Name(), Fetched: c.cfg.now(), Digest: digest})
 		return digest, nil
+	})
+}
+
+// cacheFor returns the disk cache of what r's registry answered to the
+// credential the keychain gives for r: answers are kept apart by the
+// credential that fetched them, so that a run with other credentials, or
+// none, is never answered with what only these could see. When the
+// keychain fails, no cache (the request then fails with the keychain's
+// error). Creation times stay cached by digest alone: a run reaches them
+// only through a digest its own credential fetched.
+func (c *Client) cacheFor(ctx context.Context, r name.Repository) *diskCache {
+	if c.cache == nil {
+		return nil
+	}
+	cred, err := c.credentialKey(ctx, r)
+	if err != nil {
+		return nil
+	}
+	return c.cache.keyed(cred)
+}
+
+// credentialKey names the credential the keychain gives for r without
+// holding it: "anonymous", or "sha256:" and the SHA-256 of the
+// authorization (user name, password, tokens).
+func (c *Client) credentialKey(ctx context.Context, r name.Repository) (string, error) {
+	return c.creds.do(r.Name(), func() (string, error) {
+		auth, err := authn.Resolve(ctx, c.keychain, r)
+		if err != nil {
+			return "", err
+		}
+		if auth == authn.Anonymous {
+			return "anonymous", nil
+		}
+		cfg, err := authn.Authorization(ctx, auth)
+		if err != nil {
+			return "", err
+		}
+		if cfg == nil || *cfg == (authn.AuthConfig{}) {
+			return "anonymous", nil
+		}
+		return credentialSum(*cfg), nil
 	})
 }
 
