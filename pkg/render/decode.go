@@ -15,6 +15,8 @@ import (
 	yamlv3 "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/yamlguard"
 )
 
 // decodeFile decodes the manifests in data, the content of file, in document
@@ -32,9 +34,16 @@ func decodeFile(file string, data []byte, lines bool) ([]Object, []error) {
 
 // decodeOutput is decodeFile for data from origin's File or, when origin
 // names a Generator, from that generator's output.
+//
+// Before anything is decoded, data goes through yamlguard.Check, which
+// refuses what would cost too much memory to decode (aliases expanding a
+// few bytes into gigabytes, deep nesting, huge documents).
 func decodeOutput(origin Origin, data []byte, lines bool) ([]Object, []error) {
 	file := origin.File
 	d := &decoder{file: file, generator: origin.Generator, lines: lines}
+	if err := guard(origin, data); err != nil {
+		return nil, []error{err}
+	}
 	if !bytes.HasPrefix(bytes.TrimLeftFunc(data, unicode.IsSpace), []byte("{")) {
 		d.decodeYAML(data, 1)
 		return d.objs, d.errs
@@ -53,6 +62,21 @@ func decodeOutput(origin Origin, data []byte, lines bool) ([]Object, []error) {
 		return d.objs, append(d.errs, err)
 	}
 	return append(d.objs, y.objs...), append(d.errs, y.errs...)
+}
+
+// guard checks data from origin with yamlguard.Check, returning an *Error
+// with the line of the document at fault.
+func guard(origin Origin, data []byte) error {
+	err := yamlguard.Check(origin.String(), data)
+	if err == nil {
+		return nil
+	}
+	var e *yamlguard.Error
+	if !errors.As(err, &e) {
+		return &Error{Origin: origin, Err: err}
+	}
+	origin.Line = e.Line
+	return &Error{Origin: origin, Err: errors.New(e.Msg)}
 }
 
 type decoder struct {

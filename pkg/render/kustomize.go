@@ -2,27 +2,29 @@ package render
 
 import (
 	"fmt"
-	"io/fs"
 	"path"
 
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
 // kustomize builds the kustomization in dir, whose kustomization file is
 // named file, and decodes its output. The objects' origin is the
 // kustomization file, without a line.
+//
+// kustomize reads the commit through commitFS: only the files it asks
+// for, each checked with yamlguard.Check. Before it runs, the
+// kustomizations it would load are checked for remote and absolute paths
+// (see checkKustomizations), since kustomize would fetch those itself,
+// outside any file system.
 func (r *renderer) kustomize(dir, file string) {
 	origin := path.Join(dir, file)
-	if r.mem == nil && r.memErr == nil {
-		r.mem, r.memErr = copyToMemory(r.fsys)
-	}
-	if r.memErr != nil {
-		r.fail(origin, fmt.Errorf("kustomize: copying the tree: %w", r.memErr))
+	fsys := commitFS{fsys: r.fsys}
+	if errs := checkKustomizations(fsys, dir); len(errs) > 0 {
+		r.errs = append(r.errs, errs...)
 		return
 	}
-	m, err := krusty.MakeKustomizer(kustomizeOptions()).Run(r.mem, path.Join("/", dir))
+	m, err := krusty.MakeKustomizer(kustomizeOptions()).Run(fsys, path.Join("/", dir))
 	if err != nil {
 		r.fail(origin, fmt.Errorf("kustomize: %w", err))
 		return
@@ -49,30 +51,4 @@ func kustomizeOptions() *krusty.Options {
 	o.PluginConfig = types.DisabledPluginConfig()
 	o.AddManagedbyLabel = false
 	return o
-}
-
-// copyToMemory copies every regular file of fsys, whatever its name, into an
-// in-memory file system rooted at "/", since a kustomization may read any
-// file of the tree: bases in ../base, generator inputs, .env files.
-func copyToMemory(fsys fs.FS) (filesys.FileSystem, error) {
-	mem := filesys.MakeFsInMemory()
-	err := fs.WalkDir(fsys, ".", func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		switch {
-		case p == ".":
-			return nil
-		case e.IsDir():
-			return mem.MkdirAll("/" + p)
-		case e.Type().IsRegular():
-			data, err := fs.ReadFile(fsys, p)
-			if err != nil {
-				return err
-			}
-			return mem.WriteFile("/"+p, data)
-		}
-		return nil
-	})
-	return mem, err
 }

@@ -18,7 +18,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/konfig"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
 // Origin says where an object came from: a file relative to the repository
@@ -123,11 +122,6 @@ type renderer struct {
 	fsys fs.FS
 	objs []Object
 	errs []error
-
-	// mem is the in-memory copy of fsys that kustomize reads, made at the
-	// first kustomization. memErr is why the copy failed, if it did.
-	mem    filesys.FileSystem
-	memErr error
 }
 
 // fail records a problem with a whole file or directory.

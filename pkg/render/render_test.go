@@ -486,7 +486,7 @@ func (c countingFS) Open(name string) (fs.File, error) {
 	return c.FS.Open(name)
 }
 
-func TestRenderCopiesTheTreeOnceForKustomize(t *testing.T) {
+func TestRenderReadsOnlyWhatKustomizationsLoad(t *testing.T) {
 	plain := countingFS{fstest.MapFS{"cm.yaml": configMap("a"), "notes.txt": file("x")}, map[string]int{}}
 	if _, err := Render(context.Background(), plain, "."); err != nil {
 		t.Fatal(err)
@@ -495,14 +495,24 @@ func TestRenderCopiesTheTreeOnceForKustomize(t *testing.T) {
 		t.Errorf("without a kustomization, notes.txt opened %d times, want 0", n)
 	}
 
+	// A large file next to a kustomization, and files the kustomizations
+	// do not list, are never opened, not even to stat them: kustomize
+	// reads the commit's tree lazily instead of a copy of all of it.
 	tree := countingFS{kustomizeTree(), map[string]int{}}
 	tree.FS.(fstest.MapFS)["notes.txt"] = file("x")
-	if _, err := Render(context.Background(), tree, "."); err != nil {
+	tree.FS.(fstest.MapFS)["overlays/prod/big.bin"] = &fstest.MapFile{Data: make([]byte, 8<<20)}
+	tree.FS.(fstest.MapFS)["overlays/unrelated/data.yaml"] = configMap("unrelated")
+	if _, err := Render(context.Background(), tree, "overlays/prod"); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"notes.txt", "base/deployment.yaml", "overlays/prod/replicas.yaml"} {
-		if n := tree.opens[name]; n != 1 {
-			t.Errorf("with three kustomizations, %s opened %d times, want 1", name, n)
+	for _, name := range []string{"notes.txt", "overlays/prod/big.bin", "overlays/unrelated/data.yaml", "base/unused.yaml", "tools/z.yaml", "namespace.yaml"} {
+		if n := tree.opens[name]; n != 0 {
+			t.Errorf("%s opened %d times, want 0", name, n)
+		}
+	}
+	for _, name := range []string{"base/deployment.yaml", "overlays/prod/replicas.yaml", "base/kustomization.yaml"} {
+		if tree.opens[name] == 0 {
+			t.Errorf("%s was not read, want it read", name)
 		}
 	}
 }

@@ -1,0 +1,67 @@
+package yamlguard
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// laughs is the "billion laughs" document: nine levels of ten aliases,
+// 10^9 strings once expanded, in under 1 KiB.
+func laughs() string {
+	var b strings.Builder
+	b.WriteString("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n")
+	for c := 'b'; c <= 'i'; c++ {
+		p := string(c - 1)
+		fmt.Fprintf(&b, "%c: &%c [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", c, c, p, p, p, p, p, p, p, p, p)
+	}
+	return b.String()
+}
+
+func TestCheck(t *testing.T) {
+	deepFlow := strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1)
+	var deepBlock strings.Builder
+	for i := range MaxDepth + 1 {
+		fmt.Fprintf(&deepBlock, "%s- \n", strings.Repeat("  ", i))
+	}
+	okDepth := strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth)
+	tests := []struct {
+		name, data string
+		want       string // prefix of the error, "" for none
+	}{
+		{"plain manifest", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n", ""},
+		{"anchors used a few times", "base: &b {x: 1, y: [1, 2]}\nuse: *b\nmerged:\n  <<: *b\n  y: 3\n", ""},
+		{"syntax error is left to the decoder", "a: [\n", ""},
+		{"empty", "", ""},
+		{"JSON", `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}`, ""},
+		{"nesting at the limit", okDepth, ""},
+		{"billion laughs", laughs(), "f.yaml:1: aliases expand the document's"},
+		{"billion laughs in the second document", "a: 1\n---\n" + laughs(), "f.yaml:2: aliases expand"},
+		{"anchors of an earlier document", "a: &a [x,x,x,x,x,x,x,x,x,x]\n---\n" + strings.Repeat("- [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n", 100), "f.yaml:2: aliases expand"},
+		{"bomb after a broken document", "a: [\n---\n" + laughs(), "f.yaml:3: aliases expand"},
+		{"bomb behind a block scalar on a separator line", "--- |\n" + laughs(), "f.yaml:2: aliases expand"},
+		{"anchor on a separator line", "--- &a [x,x,x,x,x,x,x,x,x,x]\n---\n" + strings.Repeat("- [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n", 100), "f.yaml:2: aliases expand"},
+		{"deep flow nesting", deepFlow, "f.yaml:1: nesting deeper than 512 levels"},
+		{"deep block nesting", deepBlock.String(), "f.yaml:1: nesting deeper than 512 levels"},
+		{"deep JSON that YAML does not parse", "[" + strings.Repeat("[\t", MaxDepth) + strings.Repeat("]", MaxDepth+1), "f.yaml:1: nesting deeper than 512 levels"},
+		{"deep through aliases", "a: &a " + strings.Repeat("[", 300) + strings.Repeat("]", 300) + "\nb: " + strings.Repeat("[", 250) + "*a" + strings.Repeat("]", 250) + "\n", "f.yaml:1: nesting deeper than 512 levels (aliases expanded)"},
+		{"document too large", "a: 1\n---\nb: " + strings.Repeat("x", MaxDocumentSize) + "\n", "f.yaml:2: the document has 8.0 MiB, more than the 8 MiB allowed"},
+		{"file too large", strings.Repeat("a: 1\n---\n", MaxFileSize/9+1), "f.yaml: the file has 64.0 MiB, more than the 64 MiB allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Check("f.yaml", []byte(tt.data))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Check = %v, want nil", err)
+			case tt.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.want)):
+				t.Errorf("Check = %v, want an error starting with %q", err, tt.want)
+			}
+			var e *Error
+			if err != nil && (!errors.As(err, &e) || e.File != "f.yaml") {
+				t.Errorf("error %#v is not an *Error naming f.yaml", err)
+			}
+		})
+	}
+}
