@@ -63,10 +63,10 @@ func (c commitFS) lstat(op, p string) (fs.FileInfo, error) {
 }
 
 func (c commitFS) Create(string) (filesys.File, error) { return nil, errReadOnly }
-func (c commitFS) Mkdir(string) error                   { return errReadOnly }
-func (c commitFS) MkdirAll(string) error                { return errReadOnly }
-func (c commitFS) RemoveAll(string) error               { return errReadOnly }
-func (c commitFS) WriteFile(string, []byte) error       { return errReadOnly }
+func (c commitFS) Mkdir(string) error                  { return errReadOnly }
+func (c commitFS) MkdirAll(string) error               { return errReadOnly }
+func (c commitFS) RemoveAll(string) error              { return errReadOnly }
+func (c commitFS) WriteFile(string, []byte) error      { return errReadOnly }
 
 func (c commitFS) Open(p string) (filesys.File, error) {
 	data, err := c.ReadFile(p)
@@ -192,6 +192,6 @@ type memFile struct {
 	info fs.FileInfo
 }
 
-func (f *memFile) Write([]byte) (int, error)   { return 0, errReadOnly }
-func (f *memFile) Close() error                { return nil }
-func (f *memFile) Stat() (os.FileInfo, error)  { return f.info, nil }
+func (f *memFile) Write([]byte) (int, error)  { return 0, errReadOnly }
+func (f *memFile) Close() error               { return nil }
+func (f *memFile) Stat() (os.FileInfo, error) { return f.info, nil }
