@@ -259,6 +259,9 @@ func (r *run) applyItem(ctx context.Context, it *Item) Line {
 	}
 	if _, adopted := r.adopted[it.ID]; adopted && l.Action != Created {
 		l.Message = "taken over into the set"
+		if r.opts.DryRun {
+			l.Message = "would be taken over into the set"
+		}
 	}
 	r.setApplied(it.ID, after.GetResourceVersion())
 	return l

@@ -58,7 +58,12 @@ server-side apply in stages (namespaces and CRDs, cluster and RBAC, configuratio
 workloads, custom resources), pruning of the set's objects that left the
 repository (a kubectl ApplySet), and a record of the run in the set's parent.
 
-Only committed files are read. Nothing is applied when any manifest is invalid.`,
+Only committed files are read. Nothing is applied when any manifest is invalid.
+
+Nothing is written either when the repository holds an ApplySet's parent or
+an object of another sync set, when an object exists in the cluster outside
+any set (made by hand, by Helm, by Flux: --adopt takes it over), or when the
+revision has no objects and would prune the whole set (--allow-empty).`,
 		Example: example,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

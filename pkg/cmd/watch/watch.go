@@ -28,6 +28,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/source"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/sourcetrust"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/version"
 	engine "github.com/kubectl-gitops/kubectl-gitops/pkg/watch"
 )
@@ -77,7 +78,9 @@ Failures that pass (API server down, git remote unreachable) are reported and
 retried after 1s, 2s, 4s... up to --interval (at most 5m); the loop keeps
 running. A revision that cannot be synced (invalid YAML, an unknown kind) is
 reported and skipped until the head moves: the cluster stays at the last good
-revision, still corrected for drift, and the next good commit is applied.
+revision, still corrected for drift, and the next good commit is applied. So
+is a revision without objects while the set has some: watch never prunes a
+set down to nothing (sync --allow-empty does, when you mean it).
 
 One watcher per sync set: it holds the Lease gitops-watch-NAME in the set's
 namespace. A second watcher says who holds it and waits, and takes over when
@@ -152,10 +155,15 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w := &wiring{o: o, client: client, namespace: namespace}
+	w := &wiring{o: o, client: client, namespace: namespace, trust: syncflags.NewTrust(o.factory, o.Source.Name, namespace)}
 	if err := w.checkSource(ctx); err != nil {
 		return err
 	}
+	// A recorded source that is not confirmed on this machine ends the
+	// watch: waiting cannot confirm it, only the operator can.
+	ctx, refuse := context.WithCancelCause(ctx)
+	defer refuse(nil)
+	w.refuse = refuse
 
 	display := engine.NewDisplay(o.displayOptions())
 	defer display.Close()
@@ -174,10 +182,23 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	if o.Images {
 		loop.Images = func(ctx context.Context) (string, error) {
-			return images.Automate(ctx, o.factory, o.Source, io.Discard)
+			flags := o.Source
+			if flags.Repo == "" && w.spec != nil {
+				// The source fetched, checked when it was resolved: the
+				// record is not read again, so a later edit of it changes
+				// nothing.
+				flags.Repo, flags.Ref, flags.Path = w.src.Repo, w.src.Ref, w.src.Path
+			}
+			return images.Automate(ctx, o.factory, flags, io.Discard)
 		}
 	}
-	return loop.Run(ctx)
+	if err := loop.Run(ctx); err != nil {
+		return err
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, sourcetrust.ErrNotConfirmed) {
+		return cause
+	}
+	return nil
 }
 
 // displayOptions sends the log to stdout, and the status block to the
@@ -227,9 +248,11 @@ type wiring struct {
 	client    *apply.Client
 	namespace string
 
-	spec *source.Spec       // resolved at the first fetch
-	src  applyset.Source    // what the record says the source is
-	repo *source.Repository // as last fetched
+	trust  syncflags.Trust         // the sources confirmed on this machine
+	refuse context.CancelCauseFunc // ends the watch with its cause
+	spec   *source.Spec            // resolved at the first fetch
+	src    applyset.Source         // what the record says the source is
+	repo   *source.Repository      // as last fetched
 }
 
 func (w *wiring) load(ctx context.Context) (*applyset.Set, error) {
@@ -237,7 +260,8 @@ func (w *wiring) load(ctx context.Context) (*applyset.Set, error) {
 }
 
 // checkSource fails at once when no --repo is given and the set, read from
-// a reachable cluster, has no recorded source: retrying could not help.
+// a reachable cluster, has no recorded source, or one that is not confirmed
+// on this machine: retrying could not help.
 func (w *wiring) checkSource(ctx context.Context) error {
 	if w.o.Source.Repo != "" {
 		return nil
@@ -248,7 +272,7 @@ func (w *wiring) checkSource(ctx context.Context) error {
 	if err != nil {
 		return nil // the loop reports it and retries
 	}
-	_, _, err = w.o.Source.Spec(set.Record.Source)
+	_, _, err = w.o.Source.Spec(set.Record.Source, w.trust)
 	return err
 }
 
@@ -263,7 +287,10 @@ func (w *wiring) fetch(ctx context.Context) (string, error) {
 			}
 			recorded = set.Record.Source
 		}
-		spec, src, err := w.o.Source.Spec(recorded)
+		spec, src, err := w.o.Source.Spec(recorded, w.trust)
+		if errors.Is(err, sourcetrust.ErrNotConfirmed) && w.refuse != nil {
+			w.refuse(err)
+		}
 		if err != nil {
 			return "", err
 		}
@@ -276,6 +303,9 @@ func (w *wiring) fetch(ctx context.Context) (string, error) {
 	snap, err := repo.Snapshot(w.spec.Ref)
 	if err != nil {
 		return "", err
+	}
+	if w.repo == nil {
+		w.o.Source.Confirm(w.trust, w.src)
 	}
 	w.repo = repo
 	return snap.Revision, nil
