@@ -101,13 +101,15 @@ func SetNames(f kcmdutil.Factory) cobra.CompletionFunc {
 }
 
 // WorkloadIDs completes an argument with the ids of the workloads in the
-// repository the command's flags name.
+// repository the command's flags name. Without --repo, it reads the set's
+// recorded source only when that is confirmed on this machine and local: a
+// completion never fetches a source read from the cluster.
 func WorkloadIDs(f kcmdutil.Factory, flags *syncflags.Flags) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		if len(args) > 0 || (flags.Repo == "" && flags.Name == "") {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		_, snap, path, err := syncflags.OpenSource(cmd.Context(), flags, f)
+		_, snap, path, err := syncflags.OpenSourceForCompletion(cmd.Context(), flags, f)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}

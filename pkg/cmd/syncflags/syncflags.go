@@ -21,6 +21,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/generate"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/source"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/sourcetrust"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/version"
 )
 
@@ -102,9 +103,15 @@ func (f *Flags) Validate() error {
 // Spec returns the source spec from the flags, with the source the set
 // recorded filling in what the flags leave out: without --repo, the recorded
 // repository, ref and path are used where --ref and --path are not given.
-func (f *Flags) Spec(recorded applyset.Source) (source.Spec, applyset.Source, error) {
+//
+// The record is read from the cluster, where anyone who can edit the set's
+// parent can change it, so a recorded source is used only when trust says
+// that the operator confirmed it on this machine (see package sourcetrust):
+// otherwise Spec fails, before anything is fetched or any credential read.
+func (f *Flags) Spec(recorded applyset.Source, trust Trust) (source.Spec, applyset.Source, error) {
 	src := applyset.Source{Repo: f.Repo, Ref: f.Ref, Path: f.Path}
-	if f.Repo == "" {
+	fromRecord := f.Repo == ""
+	if fromRecord {
 		if recorded.Repo == "" {
 			return source.Spec{}, src, fmt.Errorf("--repo is required: sync set %q has no recorded source yet", f.Name)
 		}
@@ -114,6 +121,20 @@ func (f *Flags) Spec(recorded applyset.Source) (source.Spec, applyset.Source, er
 		}
 		if !f.changed("path") {
 			src.Path = recorded.Path
+		}
+	}
+	spec := source.Spec{Repo: src.Repo, Ref: src.Ref}
+	if source.IsRemote(src.Repo) {
+		src.Repo = source.Redact(src.Repo) // the spec may carry credentials; the record never does
+		if fromRecord {
+			spec.Repo = src.Repo // nor does a record's URL carry any into the spec
+		}
+	} else if abs, err := filepath.Abs(src.Repo); err == nil {
+		src.Repo, spec.Repo = abs, abs // a later sync from elsewhere finds it
+	}
+	if fromRecord {
+		if err := trust.check(f, src); err != nil {
+			return source.Spec{}, src, err
 		}
 	}
 	auth := source.Auth{
@@ -131,13 +152,98 @@ func (f *Flags) Spec(recorded applyset.Source) (source.Spec, applyset.Source, er
 		}
 		auth.Password = strings.TrimSpace(string(b))
 	}
-	spec := source.Spec{Repo: src.Repo, Ref: src.Ref, Auth: auth}
-	if source.IsRemote(src.Repo) {
-		src.Repo = source.Redact(src.Repo) // the spec may carry credentials; the record never does
-	} else if abs, err := filepath.Abs(src.Repo); err == nil {
-		src.Repo, spec.Repo = abs, abs // a later sync from elsewhere finds it
-	}
+	spec.Auth = auth
 	return spec, src, nil
+}
+
+// named says which parts of the source the operator named by flag.
+func (f *Flags) named() sourcetrust.Named {
+	return sourcetrust.Named{Repo: f.Repo != "", Ref: f.changed("ref"), Path: f.changed("path")}
+}
+
+// Trust is what a recorded source is checked against: the sources the
+// operator confirmed on this machine, and the set's key among them.
+type Trust struct {
+	Store sourcetrust.Store
+	Key   sourcetrust.Key
+	err   error // why there is no store or no key
+}
+
+// NewTrust returns the trust of the set name in namespace on the cluster of
+// the kubeconfig. An error finding them is returned when a recorded source
+// is checked, not here: with --repo, nothing needs checking.
+func NewTrust(factory cmdutil.Factory, name, namespace string) Trust {
+	t := Trust{Key: sourcetrust.Key{Namespace: namespace, Set: name}}
+	cfg, err := factory.ToRESTConfig()
+	if err != nil {
+		t.err = fmt.Errorf("reading the kubeconfig: %w", err)
+		return t
+	}
+	t.Key.Server = strings.TrimRight(cfg.Host, "/")
+	t.Store, t.err = sourcetrust.DefaultStore()
+	return t
+}
+
+// Confirmed returns the source confirmed on this machine for the set; ok is
+// false when none is.
+func (t Trust) Confirmed() (src applyset.Source, ok bool, err error) {
+	if t.err != nil {
+		return applyset.Source{}, false, t.err
+	}
+	return t.Store.Get(t.Key)
+}
+
+// check fails unless src, whose repository (and ref and path, unless named
+// by flag) comes from the set's record, is the source confirmed on this
+// machine.
+func (t Trust) check(f *Flags, src applyset.Source) error {
+	where := fmt.Sprintf("ConfigMap %s/%s", t.Key.Namespace, t.Key.Set)
+	if t.err != nil {
+		return fmt.Errorf("sync set %q records the source %s in its %s, and whether this machine confirmed it cannot be checked (%w): pass --repo to name the source", f.Name, sourcetrust.Describe(src), where, t.err)
+	}
+	err := t.Store.Check(t.Key, src, f.named())
+	var nc *sourcetrust.NotConfirmedError
+	if !errors.As(err, &nc) {
+		return err
+	}
+	why := "a source read from the cluster is data that anyone who can edit that ConfigMap can change, so nothing was fetched and no credential was sent"
+	if nc.Confirmed == nil {
+		return &untrustedError{err: err, msg: fmt.Sprintf("sync set %q records the source %s in its %s, which is not confirmed on this machine: %s. Check that it is yours, then confirm it by naming it: %s",
+			f.Name, sourcetrust.Describe(src), where, why, sourcetrust.Flags(src))}
+	}
+	return &untrustedError{err: err, msg: fmt.Sprintf("sync set %q records the source %s in its %s, whose %s differs from the source confirmed on this machine, %s: %s. Name the source to use: %s for the confirmed one, or, once you checked it, %s to confirm the recorded one",
+		f.Name, sourcetrust.Describe(src), where, strings.Join(nc.Mismatch, " and "), sourcetrust.Describe(*nc.Confirmed), why, sourcetrust.Flags(*nc.Confirmed), sourcetrust.Flags(src))}
+}
+
+// untrustedError is a refused recorded source, with the message that says
+// what to do; errors.Is(err, sourcetrust.ErrNotConfirmed) matches it.
+type untrustedError struct {
+	err error
+	msg string
+}
+
+func (e *untrustedError) Error() string { return e.msg }
+func (e *untrustedError) Unwrap() error { return e.err }
+
+// Confirm records src as confirmed on this machine when the operator named
+// any part of it by flag; a source used entirely from the record is already
+// the confirmed one. A failure to write is a warning, not an error: the run
+// goes on with the source the operator named.
+func (f *Flags) Confirm(t Trust, src applyset.Source) {
+	n := f.named()
+	if f.Name == "" || !n.Repo && !n.Ref && !n.Path {
+		return
+	}
+	err := t.err
+	if err == nil {
+		if cur, ok, gerr := t.Store.Get(t.Key); gerr == nil && ok && cur == src {
+			return // confirmed already
+		}
+		err = t.Store.Confirm(t.Key, src, time.Now())
+	}
+	if err != nil && f.cmd != nil {
+		fmt.Fprintf(f.cmd.ErrOrStderr(), "warning: the source was not recorded as confirmed on this machine (%v); a later run without --repo will refuse the recorded source\n", err)
+	}
 }
 
 func (f *Flags) changed(name string) bool {
@@ -169,7 +275,8 @@ func (f *Flags) Prepare(ctx context.Context, factory cmdutil.Factory) (*Prepared
 		return nil, err
 	}
 	p.Set = set
-	spec, src, err := f.Spec(set.Record.Source)
+	trust := NewTrust(factory, f.Name, namespace)
+	spec, src, err := f.Spec(set.Record.Source, trust)
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +286,7 @@ func (f *Flags) Prepare(ctx context.Context, factory cmdutil.Factory) (*Prepared
 		return nil, err
 	}
 	p.Snapshot = snap
+	f.Confirm(trust, src)
 	dir := strings.Trim(src.Path, "/")
 	if dir == "" {
 		dir = "."
@@ -217,20 +325,44 @@ func (f *Flags) LoadSet(ctx context.Context, factory cmdutil.Factory) (*applyset
 }
 
 // OpenSource opens the repository the flags name, or without --repo the
-// source the set recorded, and the commit to read. It returns the manifests'
-// path inside the repository too ("." for the top).
+// source the set recorded, when it is confirmed on this machine, and the
+// commit to read. It returns the manifests' path inside the repository too
+// ("." for the top).
 func OpenSource(ctx context.Context, f *Flags, factory cmdutil.Factory) (*source.Repository, *source.Snapshot, string, error) {
+	return openSource(ctx, f, factory, false)
+}
+
+// OpenSourceForCompletion is OpenSource for shell completion: a source that
+// only the set's record names is opened only when it is confirmed on this
+// machine and is a local repository, so that completing never fetches a
+// source read from the cluster; and nothing is confirmed.
+func OpenSourceForCompletion(ctx context.Context, f *Flags, factory cmdutil.Factory) (*source.Repository, *source.Snapshot, string, error) {
+	return openSource(ctx, f, factory, true)
+}
+
+func openSource(ctx context.Context, f *Flags, factory cmdutil.Factory, completing bool) (*source.Repository, *source.Snapshot, string, error) {
 	var recorded applyset.Source
+	var trust Trust
 	if f.Repo == "" {
 		set, err := f.LoadSet(ctx, factory)
 		if err != nil {
 			return nil, nil, "", err
 		}
 		recorded = set.Record.Source
+		trust = NewTrust(factory, f.Name, set.Namespace)
+	} else if f.Name != "" && !completing {
+		namespace, _, err := factory.ToRawKubeConfigLoader().Namespace()
+		if err != nil {
+			namespace = "default"
+		}
+		trust = NewTrust(factory, f.Name, namespace)
 	}
-	spec, src, err := f.Spec(recorded)
+	spec, src, err := f.Spec(recorded, trust)
 	if err != nil {
 		return nil, nil, "", err
+	}
+	if completing && f.Repo == "" && source.IsRemote(spec.Repo) {
+		return nil, nil, "", errors.New("completion does not fetch a recorded remote source")
 	}
 	repo, err := source.OpenRepository(ctx, spec)
 	if err != nil {
@@ -239,6 +371,9 @@ func OpenSource(ctx context.Context, f *Flags, factory cmdutil.Factory) (*source
 	snap, err := repo.Snapshot(src.Ref)
 	if err != nil {
 		return nil, nil, "", err
+	}
+	if !completing {
+		f.Confirm(trust, src)
 	}
 	path := strings.Trim(src.Path, "/")
 	if path == "" {
