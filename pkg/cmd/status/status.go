@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/sourcetrust"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/version"
 )
 
@@ -71,7 +73,50 @@ type Status struct {
 	Namespace string          `json:"namespace"`
 	ID        string          `json:"id"`
 	Record    applyset.Record `json:"record"`
+	Source    SourceTrust     `json:"sourceTrust"`
 	Members   []apply.Member  `json:"members"`
+}
+
+// States of a recorded source on this machine.
+const (
+	// Confirmed: the record names the source confirmed on this machine.
+	Confirmed = "Confirmed"
+	// NotConfirmed: no source is confirmed for the set on this machine.
+	NotConfirmed = "NotConfirmed"
+	// Differs: the record names another source than the confirmed one.
+	Differs = "Differs"
+	// Unknown: the confirmed source could not be read.
+	Unknown = "Unknown"
+)
+
+// SourceTrust says whether the source recorded in the cluster is the one
+// the operator confirmed on this machine: sync, diff, watch and the policy
+// commands use a recorded source without --repo only when it is.
+type SourceTrust struct {
+	State     string           `json:"state"`
+	Confirmed *applyset.Source `json:"confirmed,omitempty"`
+	Message   string           `json:"message,omitempty"`
+}
+
+// sourceTrust compares the recorded source with the one confirmed on this
+// machine. Nothing is fetched.
+func sourceTrust(t syncflags.Trust, recorded applyset.Source) SourceTrust {
+	if recorded.Repo == "" {
+		return SourceTrust{State: NotConfirmed, Message: "no source recorded"}
+	}
+	confirmed, ok, err := t.Confirmed()
+	switch {
+	case err != nil:
+		return SourceTrust{State: Unknown, Message: err.Error()}
+	case !ok:
+		return SourceTrust{State: NotConfirmed, Message: "not confirmed on this machine: sync, diff and watch without --repo refuse it; name it with --repo to confirm it"}
+	}
+	st := SourceTrust{State: Confirmed, Confirmed: &confirmed}
+	if d := sourcetrust.Differences(recorded, confirmed, sourcetrust.Named{}); len(d) > 0 {
+		st.State = Differs
+		st.Message = fmt.Sprintf("the %s differs from the source confirmed on this machine, %s: sync, diff and watch without --repo refuse it; name a source with --repo", strings.Join(d, " and "), sourcetrust.Describe(confirmed))
+	}
+	return st
 }
 
 // Run shows the status.
@@ -91,7 +136,8 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st := Status{Name: set.Name, Namespace: set.Namespace, ID: set.ID, Record: set.Record, Members: members}
+	trust := sourceTrust(syncflags.NewTrust(o.factory, o.Name, namespace), set.Record.Source)
+	st := Status{Name: set.Name, Namespace: set.Namespace, ID: set.ID, Record: set.Record, Source: trust, Members: members}
 	if o.Output != "" {
 		return cmdutil.PrintObject(o.Out, o.Output, st)
 	}
@@ -101,14 +147,12 @@ func (o *Options) Run(ctx context.Context) error {
 func print(w io.Writer, st Status) error {
 	r := st.Record
 	fmt.Fprintf(w, "Sync set:    %s (configmap %s/%s)\n", st.Name, st.Namespace, st.Name)
-	fmt.Fprintf(w, "Source:      %s", r.Source.Repo)
-	if r.Source.Ref != "" {
-		fmt.Fprintf(w, " ref %s", r.Source.Ref)
+	fmt.Fprintf(w, "Source:      %s\n", sourcetrust.Describe(r.Source))
+	if st.Source.State == Confirmed {
+		fmt.Fprintln(w, "Confirmed:   yes, on this machine")
+	} else {
+		fmt.Fprintf(w, "Confirmed:   no (%s): %s\n", st.Source.State, st.Source.Message)
 	}
-	if r.Source.Path != "" {
-		fmt.Fprintf(w, " path %s", r.Source.Path)
-	}
-	fmt.Fprintln(w)
 	if r.LastSyncedRevision != "" {
 		fmt.Fprintf(w, "Synced:      %s at %s\n", r.LastSyncedRevision, r.LastSyncedTime.Local().Format(time.RFC3339))
 	} else {
