@@ -45,7 +45,13 @@ func NewCmdDiff(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.C
 		Short: "Show what a sync would change: a unified diff per object",
 		Long: `Run a sync as a server-side dry run and show, for each object, the unified
 diff from the live object to what the sync would make of it, then what would
-be created, changed and pruned. Secret values are masked.
+be created, changed and pruned.
+
+Secret values are masked as kubectl diff masks them, "***", or "*** (before)"
+and "*** (after)" where they change, in data and stringData and also in the
+copy of the Secret that kubectl apply keeps, in plain text, in the annotation
+kubectl.kubernetes.io/last-applied-configuration (kubectl diff shows that
+one as it is).
 
 A sync that would be refused is an error here too: objects that exist
 outside any set (see --adopt), and a revision without objects that would prune
