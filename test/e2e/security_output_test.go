@@ -111,3 +111,32 @@ func TestSecurityOutputMasksSecretValues(t *testing.T) {
 		t.Errorf("the sync did not apply the new password: %q", got.stdout)
 	}
 }
+
+// TestSecurityOutputRedactsRecordedURL: a record in the cluster whose
+// repository URL holds a password (written by a version that printed such
+// URLs whole, or by hand) shows it in nothing the plugin prints.
+func TestSecurityOutputRedactsRecordedURL(t *testing.T) {
+	ns := namespace(t)
+	repo := newRepo(t, map[string]string{"deploy/cm.yaml": configMap("app", "x")})
+	mustKubectl(t, "gitops", "sync", "--name", "set", "--repo", repo.dir, "--path", "deploy", "-n", ns)
+	const password = "2024#Winter"
+	record := `{"source":{"repo":"https://alice:` + password + `@127.0.0.1:1/org/repo.git","path":"deploy"}}`
+	patch := fmt.Sprintf(`{"data":{"record.json":%q}}`, record)
+	mustKubectl(t, "patch", "configmap", "set", "-n", ns, "--type=merge", "-p", patch)
+
+	for _, args := range [][]string{
+		{"gitops", "status", "--name", "set", "-n", ns},
+		{"gitops", "status", "--name", "set", "-n", ns, "-o", "json"},
+		{"gitops", "status", "--name", "set", "-n", ns, "-o", "yaml", "-v=9"},
+		{"gitops", "sync", "--name", "set", "-n", ns, "--dry-run=server", "-v=9"},
+		{"gitops", "diff", "--name", "set", "-n", ns, "-o", "yaml"},
+	} {
+		r := kubectl(t, args...)
+		if strings.Contains(r.stdout+r.stderr, "Winter") || strings.Contains(r.stdout+r.stderr, "2024") {
+			t.Errorf("kubectl %s shows the recorded password:\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.stdout, r.stderr)
+		}
+		if args[1] == "status" && (r.code != 0 || !strings.Contains(r.stdout, "127.0.0.1:1/org/repo.git")) {
+			t.Errorf("kubectl %s: exit %d, want 0 and the redacted URL:\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+		}
+	}
+}

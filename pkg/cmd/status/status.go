@@ -19,6 +19,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/source"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/sourcetrust"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/version"
 )
@@ -137,6 +138,9 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	trust := sourceTrust(syncflags.NewTrust(o.factory, o.Name, namespace), set.Record.Source)
+	// A record written by an older version or by hand may name a URL with
+	// credentials: they are never printed.
+	set.Record.Source.Repo = source.Redact(set.Record.Source.Repo)
 	st := Status{Name: set.Name, Namespace: set.Namespace, ID: set.ID, Record: set.Record, Source: trust, Members: members}
 	if o.Output != "" {
 		return cmdutil.PrintObject(o.Out, o.Output, st)
