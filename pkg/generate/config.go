@@ -15,6 +15,8 @@ import (
 
 	yamlv3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/yamlguard"
 )
 
 // Config is a parsed and validated .gitops.yaml:
@@ -176,6 +178,11 @@ func (p *parser) fail(line int, format string, args ...any) {
 }
 
 func (p *parser) parse(data []byte) *Config {
+	var bomb *yamlguard.Error
+	if err := yamlguard.Check(p.file, data); errors.As(err, &bomb) {
+		p.fail(bomb.Line, "%s", bomb.Msg)
+		return nil
+	}
 	dec := yamlv3.NewDecoder(bytes.NewReader(data))
 	var doc yamlv3.Node
 	if err := dec.Decode(&doc); err != nil {

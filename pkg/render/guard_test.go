@@ -1,0 +1,104 @@
+package render
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+// laughs is the "billion laughs" document: nine levels of ten aliases, a
+// billion strings once expanded, in under 1 KiB. ConfigMap data holds it so
+// that it is a valid object to every decoder.
+func laughs() string {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n")
+	b.WriteString("  a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n")
+	for c := 'b'; c <= 'i'; c++ {
+		p := string(c - 1)
+		fmt.Fprintf(&b, "  %c: &%c [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", c, c, p, p, p, p, p, p, p, p, p)
+	}
+	return b.String()
+}
+
+// deep nests sequences past the limit.
+func deep() string {
+	return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\nx: " + strings.Repeat("[", 600) + strings.Repeat("]", 600) + "\n"
+}
+
+// TestRenderRefusesCostlyYAML puts an alias bomb and deep nesting in every
+// kind of YAML the renderer reads: each is an error naming the file, and
+// the test's memory stays small.
+func TestRenderRefusesCostlyYAML(t *testing.T) {
+	bomb := laughs()
+	tests := []struct {
+		name  string
+		files map[string]string
+		dir   string
+		want  string
+	}{
+		{"plain file", map[string]string{"apps/lol.yaml": bomb}, "apps", "apps/lol.yaml:1: aliases expand"},
+		{"plain file, deep", map[string]string{"apps/deep.yaml": deep()}, "apps", "apps/deep.yaml:1: nesting deeper than 512 levels"},
+		{"kustomize resource", map[string]string{
+			"k/kustomization.yaml": "resources: [cm.yaml, lol.yaml]\n",
+			"k/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n",
+			"k/lol.yaml":           bomb,
+		}, "k", "k/lol.yaml:1: aliases expand"},
+		{"kustomize resource not named .yaml", map[string]string{
+			"k/kustomization.yaml": "resources: [lol.txt]\n",
+			"k/lol.txt":            bomb,
+		}, "k", "k/lol.txt:1: aliases expand"},
+		{"kustomize base resource", map[string]string{
+			"k/kustomization.yaml":    "resources: [../base]\n",
+			"base/kustomization.yaml": "resources: [deep.yaml]\n",
+			"base/deep.yaml":          deep(),
+		}, "k", "base/deep.yaml:1: nesting deeper than 512 levels"},
+		{"kustomization file", map[string]string{
+			"k/kustomization.yaml": "resources: []\n" + strings.TrimPrefix(bomb, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\n"),
+		}, "k", "k/kustomization.yaml:1: aliases expand"},
+		{"kustomize patch file", map[string]string{
+			"k/kustomization.yaml": "resources: [cm.yaml]\npatches:\n- path: lol.yaml\n",
+			"k/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\n",
+			"k/lol.yaml":           bomb,
+		}, "k", "k/lol.yaml:1: aliases expand"},
+		{"kustomize inline patch", map[string]string{
+			"k/kustomization.yaml": "resources: [cm.yaml]\npatches:\n- patch: |\n" + indent(bomb, "    "),
+			"k/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\n",
+		}, "k", "k/kustomization.yaml: inline YAML of patches, its line 1: aliases expand"},
+		{"generator config", map[string]string{
+			".gitops.yaml": "apiVersion: kubectl-gitops.dev/v1alpha1\nkind: Generators\ngenerators:\n- name: x\n  command: [x]\nx:\n" + strings.TrimPrefix(bomb, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n"),
+		}, ".", ".gitops.yaml:1: aliases expand"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fsys := fstest.MapFS{}
+			for name, data := range tt.files {
+				fsys[name] = &fstest.MapFile{Data: []byte(data)}
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			objs, err := Render(context.Background(), fsys, tt.dir)
+			runtime.ReadMemStats(&after)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Render = %d objects, %v; want an error containing %q", len(objs), err, tt.want)
+			}
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
+				t.Errorf("Render allocated %d MiB, want it bounded", grew>>20)
+			}
+		})
+	}
+}
+
+func TestGeneratorOutputIsGuarded(t *testing.T) {
+	origin := Origin{File: "deploy/.gitops.yaml", Generator: "templates"}
+	_, errs := decodeOutput(origin, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n"+laughs()), true)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), `generator "templates" (deploy/.gitops.yaml), output line 4: aliases expand`) {
+		t.Errorf("errors = %v, want one naming the generator's output line 4", errs)
+	}
+}
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+prefix) + "\n"
+}
