@@ -56,7 +56,7 @@ func (f *Flags) AddFlags(cmd *cobra.Command) {
 	f.cmd = cmd
 	fs := cmd.Flags()
 	fs.StringVar(&f.Name, "name", "", "Name of the sync set: its parent ConfigMap in the default namespace records the set's members and history.")
-	fs.StringVar(&f.Repo, "repo", "", "Git repository: a local path, or a URL (https://, ssh://, git@host:org/repo.git, file://). Defaults to the repository of the set's last sync.")
+	fs.StringVar(&f.Repo, "repo", "", "Git repository: a local path, or a URL (https://, ssh://, git@host:org/repo.git, file://). Defaults to the source of the set's last sync, used only when it is the one confirmed on this machine: naming a source with --repo confirms it.")
 	fs.StringVar(&f.Ref, "ref", "", "Branch, tag or commit to sync. Defaults to HEAD (the remote's default branch).")
 	fs.StringVar(&f.Path, "path", "", "Directory inside the repository holding the manifests. Defaults to the repository's top.")
 	fs.StringVar(&f.GitUsername, "git-username", "", "User name for HTTPS git remotes (the password or token is read from $"+PasswordEnv+" or --git-password-file).")
