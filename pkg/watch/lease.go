@@ -4,24 +4,33 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/user"
 	"sync"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/klog/v2"
 )
 
 // Lease defaults.
 const (
-	DefaultLeaseDuration = 30 * time.Second
-	defaultLeaseTimeout  = 5 * time.Second
-	leasePrefix          = "gitops-watch-"
+	DefaultLeaseDuration      = 30 * time.Second
+	DefaultLeaseRenewDeadline = 20 * time.Second
+	DefaultLeaseRetryPeriod   = 2 * time.Second
+	defaultLeaseTimeout       = 5 * time.Second
+	leasePrefix               = "gitops-watch-"
 )
+
+// ErrLeaseLost is returned by Lease.Acquire, once, when the Lease this
+// watcher held could not be renewed in time or was taken.
+var ErrLeaseLost = errors.New("the lease was lost")
 
 // LeaseName returns the name of the Lease of a sync set: gitops-watch-<set>,
 // shortened with a hash when too long for an object name.
@@ -51,12 +60,14 @@ func Identity() string {
 	return fmt.Sprintf("%s@%s/%d", name, host, os.Getpid())
 }
 
-// Lease is a Lock kept in a coordination.k8s.io/v1 Lease.
-//
-// Expiry is judged as client-go's leader election judges it, on this
-// machine's clock only: a Lease held by another watcher is taken over once
-// its record has not changed for its duration, as observed here. A released
-// Lease is deleted, so a waiting watcher takes over at its next attempt.
+// Lease is a Lock kept in a coordination.k8s.io/v1 Lease by client-go's
+// leader election (leaderelection.LeaderElector on a resourcelock.LeaseLock):
+// from the first Acquire until Release, an elector takes the Lease when it
+// is free, released or expired (judged on this machine's clock: its record
+// has not changed for its duration), renews it every RetryPeriod while it
+// holds it, and gives it up when it cannot renew it for RenewDeadline.
+// Acquire reports the elector's state; Release stops the elector, which
+// then releases the Lease (ReleaseOnCancel).
 type Lease struct {
 	Client    coordinationv1client.LeasesGetter
 	Namespace string
@@ -65,30 +76,38 @@ type Lease struct {
 	Holder string
 	// Duration is how long the Lease lasts without renewal; 0 means 30s.
 	Duration time.Duration
+	// RenewDeadline is how long the holder tries to renew the Lease before
+	// giving it up; 0 means 20s.
+	RenewDeadline time.Duration
+	// RetryPeriod is the time between attempts to take or renew the
+	// Lease; 0 means 2s.
+	RetryPeriod time.Duration
 	// Timeout bounds each call; 0 means 5s.
 	Timeout time.Duration
 
-	mu         sync.Mutex
-	observed   string    // the record last seen
-	observedAt time.Time // when it was first seen
+	mu      sync.Mutex
+	elector *leaderelection.LeaderElector
+	stop    context.CancelFunc
+	done    chan struct{} // closed when the elector has stopped
+	changed chan struct{} // closed, and replaced, when the state below changes
+	tried   bool          // the elector's first attempt is over
+	leading bool          // this watcher wrote the Lease as its holder last
+	lost    bool          // leadership ended and Acquire has not said so yet
+	err     error         // of the last call to the API server, nil once one succeeds
 }
 
 // Identity returns the holder identity of this watcher.
 func (l *Lease) Identity() string { return l.Holder }
 
-func (l *Lease) duration() time.Duration {
-	if l.Duration > 0 {
-		return l.Duration
+func or(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
 	}
-	return DefaultLeaseDuration
+	return def
 }
 
 func (l *Lease) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
-	t := l.Timeout
-	if t <= 0 {
-		t = defaultLeaseTimeout
-	}
-	return context.WithTimeout(ctx, t)
+	return context.WithTimeout(ctx, or(l.Timeout, defaultLeaseTimeout))
 }
 
 func (l *Lease) where() string {
@@ -103,96 +122,162 @@ func (l *Lease) failed(doing string, err error) error {
 	return fmt.Errorf("%s %s: %w", doing, l.where(), err)
 }
 
-// Acquire takes, renews or reports the holder of the Lease.
-func (l *Lease) Acquire(ctx context.Context) (bool, string, error) {
-	ctx, cancel := l.ctx(ctx)
-	defer cancel()
+// Changed returns a channel that is closed at the next change of what
+// Acquire reports, so that the loop need not wait for its next attempt.
+func (l *Lease) Changed() <-chan struct{} {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	leases := l.Client.Leases(l.Namespace)
-	cur, err := leases.Get(ctx, l.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		now := metav1.NowMicro()
-		seconds := int32(l.duration() / time.Second)
-		lease := &coordinationv1.Lease{
-			ObjectMeta: metav1.ObjectMeta{Name: l.Name, Namespace: l.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "kubectl-gitops"}},
-			Spec: coordinationv1.LeaseSpec{
-				HolderIdentity:       &l.Holder,
-				LeaseDurationSeconds: &seconds,
-				AcquireTime:          &now,
-				RenewTime:            &now,
-			},
+	if l.changed == nil {
+		l.changed = make(chan struct{})
+	}
+	return l.changed
+}
+
+// update changes the state under the lock and, when what Acquire reports
+// changed (or always, with force), tells the waiters.
+func (l *Lease) update(force bool, f func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	before := l.state()
+	f()
+	if !force && l.state() == before {
+		return
+	}
+	if l.changed != nil {
+		close(l.changed)
+	}
+	l.changed = make(chan struct{})
+}
+
+type leaseState struct {
+	tried, leading, lost bool
+	err                  string
+}
+
+func (l *Lease) state() leaseState {
+	s := leaseState{tried: l.tried, leading: l.leading, lost: l.lost}
+	if l.err != nil {
+		s.err = l.err.Error()
+	}
+	return s
+}
+
+// Acquire starts the elector if it is not running, waiting for its first
+// attempt, and reports whether this watcher holds the Lease, else who does,
+// or the error of the last call to the API server. Once after leadership
+// ended it returns ErrLeaseLost.
+func (l *Lease) Acquire(ctx context.Context) (bool, string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.elector == nil {
+		if err := l.start(); err != nil {
+			return false, "", err
 		}
-		created, err := leases.Create(ctx, lease, metav1.CreateOptions{FieldManager: "kubectl-gitops"})
-		if apierrors.IsAlreadyExists(err) {
-			return false, "another watcher", nil // it was just created: the next attempt names it
+	}
+	for !l.tried {
+		changed := l.changed
+		l.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
 		}
-		if err != nil {
-			return false, "", l.failed("creating", err)
+		l.mu.Lock()
+		if ctx.Err() != nil {
+			return false, "", ctx.Err()
 		}
-		l.observe(created)
+	}
+	switch {
+	case l.leading:
 		return true, l.Holder, nil
+	case l.lost:
+		l.lost = false
+		if l.err != nil {
+			return false, "", fmt.Errorf("%w: %w", ErrLeaseLost, l.err)
+		}
+		return false, "", ErrLeaseLost
+	case l.err != nil:
+		return false, "", l.err
 	}
-	if err != nil {
-		return false, "", l.failed("reading", err)
-	}
-	holder := ""
-	if cur.Spec.HolderIdentity != nil {
-		holder = *cur.Spec.HolderIdentity
-	}
-	l.observe(cur)
-	duration := l.duration()
-	if cur.Spec.LeaseDurationSeconds != nil && *cur.Spec.LeaseDurationSeconds > 0 {
-		duration = time.Duration(*cur.Spec.LeaseDurationSeconds) * time.Second
-	}
-	if holder != "" && holder != l.Holder && time.Since(l.observedAt) < duration {
+	switch holder := l.elector.GetLeader(); holder {
+	case l.Holder:
+		return false, "", fmt.Errorf("%s: its record names this watcher, which no longer holds it: taking it again", l.where())
+	case "":
+		return false, "another watcher", nil // released, or just created by another: the next attempt sees
+	default:
 		return false, holder, nil
 	}
-	now := metav1.NowMicro()
-	seconds := int32(l.duration() / time.Second)
-	next := cur.DeepCopy()
-	next.Spec.HolderIdentity = &l.Holder
-	next.Spec.LeaseDurationSeconds = &seconds
-	next.Spec.RenewTime = &now
-	if holder != l.Holder {
-		next.Spec.AcquireTime = &now
-		transitions := int32(1)
-		if cur.Spec.LeaseTransitions != nil {
-			transitions = *cur.Spec.LeaseTransitions + 1
-		}
-		next.Spec.LeaseTransitions = &transitions
-	}
-	updated, err := leases.Update(ctx, next, metav1.UpdateOptions{FieldManager: "kubectl-gitops"})
-	if apierrors.IsConflict(err) {
-		return false, holder, nil // someone else wrote it first: the next attempt sees who
-	}
+}
+
+// start starts the elector. The caller holds l.mu.
+func (l *Lease) start() error {
+	lock := &reportingLock{LeaseLock: resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Name: l.Name, Namespace: l.Namespace},
+		Client:     l.Client,
+		LockConfig: resourcelock.ResourceLockConfig{Identity: l.Holder},
+		Labels:     map[string]string{"app.kubernetes.io/managed-by": "kubectl-gitops"},
+	}, lease: l}
+	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock:            lock,
+		Name:            l.Name,
+		LeaseDuration:   or(l.Duration, DefaultLeaseDuration),
+		RenewDeadline:   or(l.RenewDeadline, DefaultLeaseRenewDeadline),
+		RetryPeriod:     or(l.RetryPeriod, DefaultLeaseRetryPeriod),
+		ReleaseOnCancel: true,
+		Callbacks: leaderelection.LeaderCallbacks{
+			// Holding is known from the lock's own writes (reportingLock),
+			// which come before this callback, run on a goroutine.
+			OnStartedLeading: func(context.Context) {},
+			OnStoppedLeading: func() {
+				l.update(false, func() {
+					l.lost = l.leading
+					l.leading = false
+				})
+			},
+			// The holder is read from the elector (GetLeader).
+			OnNewLeader: func(string) { l.update(true, func() { l.tried = true }) },
+		},
+	})
 	if err != nil {
-		return false, "", l.failed("updating", err)
+		return fmt.Errorf("%s: %w", l.where(), err)
 	}
-	l.observe(updated)
-	return true, l.Holder, nil
+	// The elector logs through klog; what matters is reported by Acquire,
+	// and the terminal belongs to the display.
+	ctx, stop := context.WithCancel(klog.NewContext(context.Background(), klog.Logger{}))
+	done := make(chan struct{})
+	l.elector, l.stop, l.done = elector, stop, done
+	l.tried, l.leading, l.lost, l.err = false, false, false, nil
+	if l.changed == nil {
+		l.changed = make(chan struct{})
+	}
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			elector.Run(ctx) // returns when leadership ends: take it again
+		}
+	}()
+	return nil
 }
 
-// observe notes when the Lease's record last changed.
-func (l *Lease) observe(lease *coordinationv1.Lease) {
-	key := lease.ResourceVersion
-	if h := lease.Spec.HolderIdentity; h != nil {
-		key += "|" + *h
-	}
-	if r := lease.Spec.RenewTime; r != nil {
-		key += "|" + r.UTC().Format(time.RFC3339Nano)
-	}
-	if l.observedAt.IsZero() || key != l.observed {
-		l.observed, l.observedAt = key, time.Now()
-	}
-}
-
-// Release deletes the Lease if this watcher holds it.
+// Release stops the elector, which releases the Lease if this watcher holds
+// it, and then deletes the released Lease.
 func (l *Lease) Release(ctx context.Context) error {
+	l.mu.Lock()
+	stop, done := l.stop, l.done
+	l.elector, l.stop, l.done, l.leading, l.lost, l.err = nil, nil, nil, false, false, nil
+	l.mu.Unlock()
+	if stop == nil {
+		return nil
+	}
+	stop()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("releasing %s: %w", l.where(), ctx.Err())
+	}
+	// leaderelection releases a Lease by emptying its holder; a set that no
+	// one watches keeps no Lease, so the Lease this watcher released goes.
 	ctx, cancel := l.ctx(ctx)
 	defer cancel()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	leases := l.Client.Leases(l.Namespace)
 	cur, err := leases.Get(ctx, l.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -201,12 +286,66 @@ func (l *Lease) Release(ctx context.Context) error {
 	if err != nil {
 		return l.failed("reading", err)
 	}
-	if cur.Spec.HolderIdentity == nil || *cur.Spec.HolderIdentity != l.Holder {
-		return nil
+	if h := cur.Spec.HolderIdentity; h != nil && *h != "" {
+		return nil // held: by another watcher, or not released by this one
 	}
 	err = leases.Delete(ctx, l.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cur.UID, ResourceVersion: &cur.ResourceVersion}})
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return l.failed("deleting", err)
 	}
 	return nil
+}
+
+// reportingLock is the elector's LeaseLock, each call bounded by the
+// Lease's Timeout and its error kept for Acquire: the elector only logs
+// them, and watch must say what is wrong, such as a missing RBAC rule.
+type reportingLock struct {
+	resourcelock.LeaseLock
+	lease *Lease
+}
+
+// report notes the outcome of a call. wrote, for a write, says whether it
+// named this watcher as the holder.
+func (r *reportingLock) report(doing string, err error, wrote bool) {
+	l := r.lease
+	switch {
+	case err == nil && doing != "reading":
+		l.update(false, func() { l.err, l.tried, l.leading = nil, true, wrote })
+	case err == nil || (doing == "reading" && apierrors.IsNotFound(err)):
+		l.mu.Lock()
+		l.err = nil
+		l.mu.Unlock()
+	case errors.Is(err, context.Canceled):
+		// The elector is stopping.
+	case apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err):
+		// Another watcher wrote first: the next attempt sees who.
+		l.update(false, func() { l.err, l.tried = nil, true })
+	default:
+		werr := l.failed(doing, err)
+		l.update(false, func() { l.err, l.tried = werr, true })
+	}
+}
+
+func (r *reportingLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
+	ctx, cancel := r.lease.ctx(ctx)
+	defer cancel()
+	rec, raw, err := r.LeaseLock.Get(ctx)
+	r.report("reading", err, false)
+	return rec, raw, err
+}
+
+func (r *reportingLock) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	ctx, cancel := r.lease.ctx(ctx)
+	defer cancel()
+	err := r.LeaseLock.Create(ctx, ler)
+	r.report("creating", err, ler.HolderIdentity == r.lease.Holder)
+	return err
+}
+
+func (r *reportingLock) Update(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	ctx, cancel := r.lease.ctx(ctx)
+	defer cancel()
+	err := r.LeaseLock.Update(ctx, ler)
+	r.report("updating", err, ler.HolderIdentity == r.lease.Holder)
+	return err
 }

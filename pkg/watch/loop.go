@@ -31,6 +31,13 @@ type Lock interface {
 	Identity() string
 }
 
+// A Lock that is also a changeNotifier tells when what Acquire reports
+// changes, so that the loop need not wait for its next attempt to see it.
+// An Acquire error wrapping ErrLeaseLost ends the work at once.
+type changeNotifier interface {
+	Changed() <-chan struct{}
+}
+
 // Defaults of a Loop.
 const (
 	DefaultInterval       = time.Minute
@@ -218,10 +225,27 @@ func (r *run) acquire(ctx context.Context) bool {
 				last = holder
 			}
 		}
-		if !sleep(ctx, wait) {
+		if !r.sleepLock(ctx, wait) {
 			return false
 		}
 	}
+}
+
+// sleepLock is sleep that also ends when the lock says its state changed.
+func (r *run) sleepLock(ctx context.Context, d time.Duration) bool {
+	n, ok := r.l.Lock.(changeNotifier)
+	if !ok {
+		return sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-n.Changed():
+	}
+	return true
 }
 
 // leaseLost is the cause of the cancellation of work when the lock is lost.
@@ -234,7 +258,7 @@ func (e *leaseLost) Error() string { return e.err.Error() }
 func (r *run) renew(ctx context.Context, lose context.CancelCauseFunc) {
 	last := time.Now()
 	wait := r.l.RenewInterval
-	for sleep(ctx, wait) {
+	for r.sleepLock(ctx, wait) {
 		held, holder, err := r.l.Lock.Acquire(ctx)
 		if ctx.Err() != nil {
 			return
@@ -244,6 +268,9 @@ func (r *run) renew(ctx context.Context, lose context.CancelCauseFunc) {
 			last, wait = time.Now(), r.l.RenewInterval
 		case err == nil:
 			lose(&leaseLost{fmt.Errorf("the lease was taken by %s", holder)})
+			return
+		case errors.Is(err, ErrLeaseLost):
+			lose(&leaseLost{err})
 			return
 		case time.Since(last) >= r.l.RenewDeadline:
 			lose(&leaseLost{fmt.Errorf("the lease could not be renewed for %s: %w", time.Since(last).Round(time.Second), err)})
