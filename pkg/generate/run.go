@@ -16,6 +16,8 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/fn/runtime/runtimeutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/yamlguard"
 )
 
 // waitDelay is how long a program's output is waited for after it exited
@@ -92,6 +94,7 @@ func (w *Workspace) Function(ctx context.Context, cfg *Config, g Generator, dir 
 	filter := &runtimeutil.FunctionFilter{
 		GlobalScope: true, // every item, wherever it came from
 		Run: func(in io.Reader, out io.Writer) error {
+			var printed bytes.Buffer
 			runErr = w.run(ctx, process{
 				what:    cfg.What(g),
 				argv:    g.Function.Exec,
@@ -99,9 +102,18 @@ func (w *Workspace) Function(ctx context.Context, cfg *Config, g Generator, dir 
 				env:     w.env(cfg, dir, "KUBECTL_GITOPS_GENERATOR="+g.Name),
 				timeout: g.Timeout,
 				stdin:   in,
-				stdout:  out,
+				stdout:  &printed,
 			})
-			return runErr
+			if runErr != nil {
+				return runErr
+			}
+			// kyaml parses the output: bound it first, as every YAML read.
+			if err := yamlguard.Check(cfg.What(g)+" output", printed.Bytes()); err != nil {
+				runErr = err
+				return err
+			}
+			_, err := out.Write(printed.Bytes())
+			return err
 		},
 	}
 	if g.Function.Config != nil {
