@@ -117,61 +117,61 @@ func onlyRootCA(t *testing.T, what, ns string) {
 // from sync, diff and watch, before anything is fetched, run or applied.
 func TestSecurityKustomizeRemoteBasesRunNothing(t *testing.T) {
 	ns := namespace(t)
-	attacker := newRecorder(t)
-	markers := t.TempDir()
-	elsewhere := t.TempDir() // a local "remote" whose transport runs upload-pack
+	elsewhere := t.TempDir() // a local "remote", whose transport runs upload-pack
 	env := trustEnv()
 
-	upload := func(name string) string {
-		return "?ref=--upload-pack=/usr/bin/touch%20" + filepath.Join(markers, name)
+	// Each case's URL, given the attacker's server and a directory where the
+	// command in ?ref= would leave a marker.
+	upload := func(markers string) string {
+		return "?ref=--upload-pack=/usr/bin/touch%20" + filepath.Join(markers, "ran")
 	}
 	cases := []struct {
-		name, file, url string
-		files           map[string]string
+		name string
+		url  func(server, markers string) string
+		// base, when set, puts the URL in a local base of the kustomization.
+		base bool
 	}{
-		{name: "https", url: attacker.URL + "/org/repo.git" + upload("https")},
-		{name: "file", url: "file://" + elsewhere + "/repo.git" + upload("file")},
-		{name: "go-getter", url: "git::file://" + elsewhere + "/repo.git" + upload("go-getter")},
-		{name: "go-getter-http", url: "git::" + attacker.URL + "/org/repo//base?ref=main"},
-		{name: "scp", url: "git@127.0.0.1:org/repo.git" + upload("scp")},
-		{name: "base-of-a-base", file: "deploy/base/kustomization.yaml", url: "file://" + elsewhere + "/base.git" + upload("base-of-a-base"), files: map[string]string{
-			"deploy/kustomization.yaml":      "resources:\n- cm.yaml\n- base\n",
-			"deploy/base/kustomization.yaml": "resources:\n- file://" + elsewhere + "/base.git" + upload("base-of-a-base") + "\n",
-		}},
+		{name: "https", url: func(s, m string) string { return s + "/org/repo.git" + upload(m) }},
+		{name: "file", url: func(s, m string) string { return "file://" + elsewhere + "/repo.git" + upload(m) }},
+		{name: "go-getter", url: func(s, m string) string { return "git::file://" + elsewhere + "/repo.git" + upload(m) }},
+		{name: "go-getter-http", url: func(s, m string) string { return "git::" + s + "/org/repo//base?ref=main" }},
+		{name: "scp", url: func(s, m string) string { return "git@127.0.0.1:org/repo.git" + upload(m) }},
+		{name: "base-of-a-base", base: true, url: func(s, m string) string { return "file://" + elsewhere + "/base.git" + upload(m) }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			attacker := newRecorder(t)
+			markers := t.TempDir()
+			url := c.url(attacker.URL, markers)
+			file := "deploy/kustomization.yaml"
 			files := map[string]string{
-				"deploy/cm.yaml":            configMap("app", "x"),
-				"deploy/kustomization.yaml": "resources:\n- cm.yaml\n- " + c.url + "\n",
+				"deploy/cm.yaml": configMap("app", "x"),
+				file:             "resources:\n- cm.yaml\n- " + url + "\n",
 			}
-			for name, data := range c.files {
-				files[name] = data
-			}
-			file := c.file
-			if file == "" {
-				file = "deploy/kustomization.yaml"
+			if c.base {
+				file = "deploy/base/kustomization.yaml"
+				files["deploy/kustomization.yaml"] = "resources:\n- cm.yaml\n- base\n"
+				files[file] = "resources:\n- " + url + "\n"
 			}
 			repo := newRepo(t, files)
-			set := "remote-" + c.name
-			base := []string{"--name", set, "--repo", repo.dir, "--path", "deploy", "-n", ns}
+			base := []string{"--name", "remote-" + c.name, "--repo", repo.dir, "--path", "deploy", "-n", ns}
 			for _, args := range [][]string{
 				append([]string{"gitops", "sync"}, base...),
 				append([]string{"gitops", "sync", "--dry-run=server"}, base...),
 				append([]string{"gitops", "diff"}, base...),
 			} {
 				r := kubectlEnv(t, env, time.Minute, args...)
-				if r.code == 0 || !strings.Contains(r.stderr, file+": resources entry ") || !strings.Contains(r.stderr, c.url) || !strings.Contains(r.stderr, "a kustomization may load only files of the commit") {
-					t.Errorf("kubectl %s: exit %d, want an error naming %s and %s:\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, file, c.url, r.stdout, r.stderr)
+				if r.code == 0 || !strings.Contains(r.stderr, file+": resources entry \""+url+"\"") || !strings.Contains(r.stderr, "a kustomization may load only files of the commit") {
+					t.Errorf("kubectl %s: exit %d, want an error naming %s and %s:\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, file, url, r.stdout, r.stderr)
 				}
 			}
 			// watch keeps trying; give it a few rounds.
 			w := kubectlEnv(t, env, 5*time.Second, append([]string{"gitops", "watch", "--interval", "1s"}, base...)...)
-			if out := w.stdout + w.stderr; !strings.Contains(out, file+": resources entry ") || !strings.Contains(out, c.url) {
-				t.Errorf("watch does not name %s and %s:\nstdout:\n%s\nstderr:\n%s", file, c.url, w.stdout, w.stderr)
+			if out := w.stdout + w.stderr; !strings.Contains(out, file+": resources entry \""+url+"\"") {
+				t.Errorf("watch does not name %s and %s:\nstdout:\n%s\nstderr:\n%s", file, url, w.stdout, w.stderr)
 			}
 			if entries, _ := os.ReadDir(markers); len(entries) > 0 {
-				t.Errorf("a command given in a ?ref= ran: %v", entries)
+				t.Errorf("the command given in ?ref= ran")
 			}
 			if got := attacker.got(); len(got) > 0 {
 				t.Errorf("the attacker's server got requests: %v", got)
