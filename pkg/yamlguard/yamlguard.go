@@ -74,6 +74,11 @@ func Check(name string, data []byte) error {
 			return &Error{File: name, Line: line, Msg: fmt.Sprintf("nesting deeper than %d levels", MaxDepth)}
 		}
 	}
+	if !mayAlias(data) && shallow(docs) {
+		// Nothing to expand, and no document can nest deeper than
+		// MaxDepth: no need to parse.
+		return nil
+	}
 	parsed, err := checkStream(name, data, 1)
 	if err != nil {
 		return err
@@ -87,6 +92,56 @@ func Check(name string, data []byte) error {
 		}
 	}
 	return nil
+}
+
+// mayAlias says whether data may hold an alias: a "*" at the start of a
+// token. A "*" within a quoted string or a word ("\"*\"", "a*b") is none.
+func mayAlias(data []byte) bool {
+	for i := bytes.IndexByte(data, '*'); i >= 0; {
+		if i == 0 {
+			return true
+		}
+		switch data[i-1] {
+		case ' ', '\t', '\n', '\r', '[', '{', ',', ':':
+			return true
+		}
+		next := bytes.IndexByte(data[i+1:], '*')
+		if next < 0 {
+			return false
+		}
+		i += 1 + next
+	}
+	return false
+}
+
+// shallow says whether no document of docs can nest deeper than MaxDepth
+// (see depthBound).
+func shallow(docs []document) bool {
+	for _, d := range docs {
+		if depthBound(d.text) > MaxDepth {
+			return false
+		}
+	}
+	return true
+}
+
+// depthBound bounds the nesting of the YAML document text without parsing
+// it. A block collection starts at its line's indentation, or after the
+// indicators ("- ", "? ", ": ") that start the line; its block children
+// start further right, but for a sequence that is a mapping's value, so
+// block nesting is at most twice the rightmost such column, plus one. Flow
+// collections nest at most as deep as text has "[" and "{".
+func depthBound(text []byte) int {
+	col, opens := 0, 0
+	for line := range bytes.Lines(text) {
+		n := 0
+		for n < len(line) && bytes.IndexByte([]byte(" \t-?:"), line[n]) >= 0 {
+			n++
+		}
+		col = max(col, n)
+		opens += bytes.Count(line, []byte("[")) + bytes.Count(line, []byte("{"))
+	}
+	return 2*(col+1) + 1 + opens
 }
 
 // document is one document of a file split on "---" lines: text includes

@@ -1,10 +1,13 @@
 package yamlguard
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	yamlv3 "go.yaml.in/yaml/v3"
 )
 
 // laughs is the "billion laughs" document: nine levels of ten aliases,
@@ -64,4 +67,55 @@ func TestCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzFastPath checks the bounds that let Check skip parsing: where
+// mayAlias says no, the parsed documents hold no alias, and no document
+// nests deeper than depthBound says.
+func FuzzFastPath(f *testing.F) {
+	for _, s := range []string{
+		"a: 1\n",
+		"a:\n- b\n- - c\n  - d: [e, {f: g}]\n",
+		"- - - - x\n",
+		"? - a\n: - b\n",
+		"a: &x [1]\nb: *x\n",
+		"verbs: [\"*\"]\nschedule: \"*/5 * * * *\"\n",
+		"a: b*c\n",
+		"--- [[[x]]]\n---\nk:\n  l:\n    m: n\n",
+		"a:\n  b: |\n      deep text\n",
+		laughs(),
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		docs, _ := split(data)
+		for _, d := range docs {
+			dec := yamlv3.NewDecoder(bytes.NewReader(d.text))
+			bound := depthBound(d.text)
+			for {
+				var doc yamlv3.Node
+				if err := dec.Decode(&doc); err != nil {
+					break
+				}
+				if got := depth(&doc, -1); got > bound {
+					t.Fatalf("document %q nests %d deep, more than its bound %d", d.text, got, bound)
+				}
+				if !mayAlias(data) && hasAlias(&doc) {
+					t.Fatalf("mayAlias(%q) is false, but it parses with an alias", data)
+				}
+			}
+		}
+	})
+}
+
+func hasAlias(n *yamlv3.Node) bool {
+	if n.Kind == yamlv3.AliasNode {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasAlias(c) {
+			return true
+		}
+	}
+	return false
 }
