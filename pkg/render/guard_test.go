@@ -2,11 +2,15 @@ package render
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"runtime"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/yamlguard"
 )
 
 // laughs is the "billion laughs" document: nine levels of ten aliases, a
@@ -101,4 +105,51 @@ func TestGeneratorOutputIsGuarded(t *testing.T) {
 
 func indent(s, prefix string) string {
 	return prefix + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+prefix) + "\n"
+}
+
+// bigFS is a file system whose one file says it is larger than it is, to
+// show that a file over the limit is refused before it is read.
+type bigFS struct{ fstest.MapFS }
+
+type bigInfo struct{ fs.FileInfo }
+
+func (bigInfo) Size() int64 { return yamlguard.MaxFileSize + 1 }
+
+type bigEntry struct{ fs.DirEntry }
+
+func (e bigEntry) Info() (fs.FileInfo, error) {
+	info, err := e.DirEntry.Info()
+	return bigInfo{info}, err
+}
+
+func (b bigFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	entries, err := b.MapFS.ReadDir(name)
+	for i, e := range entries {
+		if e.Name() == "huge.yaml" {
+			entries[i] = bigEntry{e}
+		}
+	}
+	return entries, err
+}
+
+func (b bigFS) Open(name string) (fs.File, error) {
+	if name == "apps/huge.yaml" {
+		return nil, errors.New("huge.yaml was opened")
+	}
+	return b.MapFS.Open(name)
+}
+
+func (b bigFS) ReadFile(name string) ([]byte, error) {
+	if name == "apps/huge.yaml" {
+		return nil, errors.New("huge.yaml was read")
+	}
+	return b.MapFS.ReadFile(name)
+}
+
+func TestRenderRefusesLargeFilesUnread(t *testing.T) {
+	fsys := bigFS{fstest.MapFS{"apps/huge.yaml": &fstest.MapFile{Data: []byte("x: 1\n")}}}
+	_, err := Render(context.Background(), fsys, "apps")
+	if err == nil || !strings.Contains(err.Error(), "apps/huge.yaml: the file has 64 MiB, more than the 64 MiB allowed") {
+		t.Errorf("Render = %v, want the file refused by its size", err)
+	}
 }

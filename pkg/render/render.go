@@ -18,6 +18,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/konfig"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/yamlguard"
 )
 
 // Origin says where an object came from: a file relative to the repository
@@ -170,6 +172,11 @@ func (r *renderer) walk(dir string) error {
 			// A git tree may hold symbolic links; following them could
 			// leave the tree, so say so rather than skip a manifest silently.
 			r.fail(p, errors.New("not a regular file (symbolic links are not followed)"))
+			continue
+		}
+		if info, err := e.Info(); err == nil && info.Size() > yamlguard.MaxFileSize {
+			// Refused before it is read into memory.
+			r.fail(p, fmt.Errorf("the file has %d MiB, more than the %d MiB allowed", info.Size()>>20, yamlguard.MaxFileSize>>20))
 			continue
 		}
 		data, err := fs.ReadFile(r.fsys, p)
