@@ -76,7 +76,10 @@ func (e *Error) Unwrap() error { return e.Err }
 // may hold several documents; objects of a kind ending in "List" are replaced
 // by their items. A directory holding a kustomization file is built like
 // `kubectl kustomize` builds it (no plugins, no helm, loads restricted to its
-// root) instead of being read file by file.
+// root) instead of being read file by file; it may load only files of fsys,
+// so a remote base or file, or an absolute path, is an error naming the
+// kustomization file, and kustomize reads only the files it loads. Every
+// file is checked with yamlguard.Check before it is decoded.
 //
 // Objects come back in file and document order. Duplicates and namespaces are
 // not checked here. Every object must have apiVersion, kind and metadata.name.
