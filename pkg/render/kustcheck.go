@@ -85,13 +85,7 @@ func (c *kustChecker) dir(dir string) {
 	resources, bases := k.Resources, k.Bases
 	k.FixKustomization()
 
-	ref := func(field, s string) bool {
-		if why := remote(s); why != "" {
-			c.fail(file, fmt.Errorf("%s entry %q is %s: a kustomization may load only files of the commit being synced; copy what it needs into the repository", field, s, why))
-			return false
-		}
-		return true
-	}
+	ref := func(field, s string) bool { return c.ref(file, field, s, s) }
 	dirs := func(field string, entries []string) {
 		for _, s := range entries {
 			if ref(field, s) {
@@ -192,11 +186,13 @@ func (c *kustChecker) source(file, field, s string) {
 }
 
 // ref refuses the path p, from the entry s of field, when it is remote or
-// absolute.
-func (c *kustChecker) ref(file, field, s, p string) {
+// absolute, and says whether it is fine.
+func (c *kustChecker) ref(file, field, s, p string) bool {
 	if why := remote(p); why != "" {
 		c.fail(file, fmt.Errorf("%s entry %q is %s: a kustomization may load only files of the commit being synced; copy what it needs into the repository", field, s, why))
+		return false
 	}
+	return true
 }
 
 // plugin checks an entry of generators, transformers or validators: an
@@ -215,8 +211,7 @@ func (c *kustChecker) plugin(file, dir, field, s string) {
 	if inline(s) {
 		return
 	}
-	if why := remote(s); why != "" {
-		c.fail(file, fmt.Errorf("%s entry %q is %s: a kustomization may load only files of the commit being synced; copy what it needs into the repository", field, s, why))
+	if !c.ref(file, field, s, s) {
 		return
 	}
 	p := path.Join(dir, filepath.ToSlash(s))
