@@ -82,7 +82,7 @@ func (c *kustChecker) dir(dir string) {
 	if err := k.Unmarshal(data); err != nil {
 		return // kustomize reports it, with the same words
 	}
-	resources, bases := k.Resources, k.Bases
+	resources, bases := k.Resources, k.Bases //nolint:staticcheck // kustomize still loads the deprecated fields
 	k.FixKustomization()
 
 	ref := func(field, s string) bool { return c.ref(file, field, s, s) }
@@ -110,13 +110,13 @@ func (c *kustChecker) dir(dir string) {
 		}
 		c.inlineYAML(file, "patches", p.Patch)
 	}
-	for _, p := range k.PatchesJson6902 {
+	for _, p := range k.PatchesJson6902 { //nolint:staticcheck // kustomize still loads the deprecated fields
 		if p.Path != "" {
 			ref("patchesJson6902", p.Path)
 		}
 		c.inlineYAML(file, "patchesJson6902", p.Patch)
 	}
-	for _, p := range k.PatchesStrategicMerge {
+	for _, p := range k.PatchesStrategicMerge { //nolint:staticcheck // kustomize still loads the deprecated fields
 		// kustomize takes an entry it cannot load as a file as inline.
 		if s := string(p); c.inlineYAML(file, "patchesStrategicMerge", s) && !inline(s) {
 			ref("patchesStrategicMerge", s)
