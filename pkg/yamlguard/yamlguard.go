@@ -285,7 +285,11 @@ func (c *counter) cost(n *yamlv3.Node, depth int) cost {
 		}
 	}
 	v.depth = min(v.depth, limit)
-	c.memo[n] = v
+	if n.Anchor != "" {
+		// Only anchored nodes are reached more than once; keeping no
+		// others lets each document's nodes go once it is checked.
+		c.memo[n] = v
+	}
 	return v
 }
 
