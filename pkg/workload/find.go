@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/setters"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/yamlguard"
 )
 
 // Workload is a workload found in a file.
@@ -175,6 +176,9 @@ func Find(fsys fs.FS, dir string, defaultNamespace string) ([]Workload, error) {
 
 // parseFile returns the workloads in data, the content of file.
 func parseFile(file string, data []byte, defaultNamespace string) ([]Workload, error) {
+	if err := yamlguard.Check(file, data); err != nil {
+		return nil, err // names the file and line
+	}
 	docs, err := setters.Parse(data)
 	if err != nil {
 		if isJSON, jerr := unreadableJSON(file, data, defaultNamespace); isJSON {
