@@ -446,14 +446,14 @@ func mergeFields(a, b *metav1.FieldsV1) *metav1.FieldsV1 {
 		return a
 	}
 	var ma, mb map[string]any
-	if json.Unmarshal(a.Raw, &ma) != nil || json.Unmarshal(b.Raw, &mb) != nil {
+	if json.Unmarshal(a.GetRawBytes(), &ma) != nil || json.Unmarshal(b.GetRawBytes(), &mb) != nil {
 		return a
 	}
 	raw, err := json.Marshal(mergeTrees(ma, mb))
 	if err != nil {
 		return a
 	}
-	return &metav1.FieldsV1{Raw: raw}
+	return metav1.NewFieldsV1(string(raw))
 }
 
 func mergeTrees(a, b map[string]any) map[string]any {

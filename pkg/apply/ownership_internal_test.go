@@ -68,7 +68,7 @@ func TestSetFieldManagerNamesTheSet(t *testing.T) {
 	}
 }
 
-func fields(s string) *metav1.FieldsV1 { return &metav1.FieldsV1{Raw: []byte(s)} }
+func fields(s string) *metav1.FieldsV1 { return metav1.NewFieldsV1(s) }
 
 func TestTransferManagedFieldsMovesTheSharedManagersFields(t *testing.T) {
 	const mine = "kubectl-gitops/demo/web"
@@ -76,7 +76,7 @@ func TestTransferManagedFieldsMovesTheSharedManagersFields(t *testing.T) {
 	legacy := metav1.ManagedFieldsEntry{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1", FieldsV1: fields(`{"f:data":{"f:k":{}},"f:metadata":{"f:labels":{"f:applyset.kubernetes.io/part-of":{}}}}`)}
 	// Renamed in place when the set's manager has no entry yet.
 	got, ok := transferManagedFields([]metav1.ManagedFieldsEntry{other, legacy}, mine)
-	if !ok || len(got) != 2 || got[1].Manager != mine || got[1].Operation != metav1.ManagedFieldsOperationApply || string(got[1].FieldsV1.Raw) != string(legacy.FieldsV1.Raw) || got[0].Manager != "kubectl-edit" {
+	if !ok || len(got) != 2 || got[1].Manager != mine || got[1].Operation != metav1.ManagedFieldsOperationApply || got[1].FieldsV1.GetRawString() != legacy.FieldsV1.GetRawString() || got[0].Manager != "kubectl-edit" {
 		t.Fatalf("rename: %+v %v", got, ok)
 	}
 	// Merged into the set's entry when both exist.
@@ -86,7 +86,7 @@ func TestTransferManagedFieldsMovesTheSharedManagersFields(t *testing.T) {
 		t.Fatalf("merge: %+v %v", got, ok)
 	}
 	var merged map[string]any
-	if err := json.Unmarshal(got[1].FieldsV1.Raw, &merged); err != nil {
+	if err := json.Unmarshal(got[1].FieldsV1.GetRawBytes(), &merged); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]any{

@@ -322,7 +322,7 @@ func (r *run) applyOptions(ctx context.Context, it *Item, live *Live) (applyOpti
 // another field manager owns fields.
 func (r *run) applyError(it *Item, err error) error {
 	if owner, ok := raceOwner(err); ok {
-		return fmt.Errorf("%w: %s claimed it while this sync ran (two syncs at once); it is left to that set: remove it from one of the two sets (%v)", ErrForeign, owner, err)
+		return fmt.Errorf("%w: %s claimed it while this sync ran (two syncs at once); it is left to that set: remove it from one of the two sets (%w)", ErrForeign, owner, err)
 	}
 	if _, adopted := r.adopted[it.ID]; adopted && modifiedConflict(err) {
 		return fmt.Errorf("it changed while this sync was taking it over (another sync?), and was left alone: run again (%w)", err)

@@ -114,7 +114,7 @@ func (s Store) Get(k Key) (src applyset.Source, ok bool, err error) {
 	}
 	var c file
 	if err := json.Unmarshal(data, &c); err != nil {
-		return applyset.Source{}, false, fmt.Errorf("%s is not a valid confirmed source (%v): remove it, then pass --repo to confirm the source again", path, err)
+		return applyset.Source{}, false, fmt.Errorf("%s is not a valid confirmed source (%w): remove it, then pass --repo to confirm the source again", path, err)
 	}
 	if c.Key != k {
 		// Copied from elsewhere: it confirms nothing for k.
