@@ -3,8 +3,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,7 +13,6 @@ import (
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // cloud auth providers of kubeconfigs
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
 )
 
@@ -26,23 +23,7 @@ func main() {
 		// Called by kubectl, under the name of the completion script.
 		root.SetArgs(append([]string{cobra.ShellCompRequestCmd}, os.Args[1:]...))
 	}
-	err := root.ExecuteContext(ctx)
+	code := cmd.Execute(ctx, root, os.Stderr)
 	stop()
-	os.Exit(exitCode(err))
-}
-
-// exitCode prints err and returns the process's exit status.
-func exitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	var exit *cmdutil.ExitError
-	if errors.As(err, &exit) {
-		if exit.Err != nil {
-			fmt.Fprintln(os.Stderr, "error:", exit.Err)
-		}
-		return exit.Code
-	}
-	fmt.Fprintln(os.Stderr, "error:", err)
-	return 1
+	os.Exit(code)
 }

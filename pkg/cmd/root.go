@@ -2,6 +2,9 @@
 package cmd
 
 import (
+	"context"
+	"io"
+
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -31,7 +34,6 @@ of each sync in the cluster. Nothing runs inside the cluster.`,
 		Annotations: map[string]string{
 			cobra.CommandDisplayNameAnnotation: "kubectl gitops",
 		},
-		SilenceErrors: true,
 	}
 	flags := cmd.PersistentFlags()
 	configFlags := genericclioptions.NewConfigFlags(true).WithDeprecatedPasswordFlag().WithDiscoveryBurst(300).WithDiscoveryQPS(50.0)
@@ -39,9 +41,16 @@ of each sync in the cluster. Nothing runs inside the cluster.`,
 	cmdutil.AddVerbosityFlag(cmd, streams.ErrOut)
 	f := kcmdutil.NewFactory(configFlags)
 
+	diffCmd := diff.NewCmdDiff(f, streams)
+	// kubectl diff exits 1 when something differs and 2 or more on error,
+	// usage errors included; so does ours.
+	if diffCmd.Annotations == nil {
+		diffCmd.Annotations = map[string]string{}
+	}
+	diffCmd.Annotations[cmdutil.UsageExitCodeAnnotation] = "2"
 	cmd.AddCommand(
 		sync.NewCmdSync(f, streams),
-		diff.NewCmdDiff(f, streams),
+		diffCmd,
 		status.NewCmdStatus(f, streams),
 		version.NewCmdVersion(streams),
 		watch.NewCmdWatch(f, streams),
@@ -65,5 +74,13 @@ of each sync in the cluster. Nothing runs inside the cluster.`,
 	}
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
+	cmdutil.ClassifyUsageErrors(cmd)
 	return cmd
+}
+
+// Execute runs root, prints its error on errOut and returns the process's
+// exit status (see cmdutil.ExitCode).
+func Execute(ctx context.Context, root *cobra.Command, errOut io.Writer) int {
+	c, err := root.ExecuteContextC(ctx)
+	return cmdutil.ExitCode(c, err, errOut)
 }
