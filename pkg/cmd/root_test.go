@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
@@ -158,3 +160,40 @@ func TestNotUsageErrors(t *testing.T) {
 	}
 }
 
+// TestKubeconfigFlagsOnEveryCommand: every flag of kubectl's ConfigFlags
+// (--user, --context, -n, -s, ...) is the root's persistent flag on every
+// command, never one of the command's own with another meaning: lock once
+// had a --user of its own, so that the kubeconfig user could not be chosen.
+func TestKubeconfigFlagsOnEveryCommand(t *testing.T) {
+	kubeFlags := pflag.NewFlagSet("kubectl", pflag.ContinueOnError)
+	genericclioptions.NewConfigFlags(true).AddFlags(kubeFlags)
+	var names []string
+	shorthands := map[string]string{}
+	kubeFlags.VisitAll(func(f *pflag.Flag) {
+		names = append(names, f.Name)
+		if f.Shorthand != "" {
+			shorthands[f.Shorthand] = f.Name
+		}
+	})
+	if len(names) < 10 {
+		t.Fatalf("ConfigFlags gave only %v", names)
+	}
+	root := NewCmdRoot(genericiooptions.NewTestIOStreamsDiscard())
+	for _, c := range commands(root) {
+		where := strings.Join(append([]string{"kubectl gitops"}, path(c)...), " ")
+		for _, name := range names {
+			want := root.PersistentFlags().Lookup(name)
+			if want == nil {
+				t.Fatalf("the root has no --%s", name)
+			}
+			if got := c.Flag(name); got != want {
+				t.Errorf("%s --%s is its own flag (%q), not kubectl's (%q)", where, name, got.Usage, want.Usage)
+			}
+		}
+		c.LocalNonPersistentFlags().VisitAll(func(f *pflag.Flag) {
+			if kube, ok := shorthands[f.Shorthand]; ok {
+				t.Errorf("%s -%s is --%s, not kubectl's --%s", where, f.Shorthand, f.Name, kube)
+			}
+		})
+	}
+}

@@ -35,7 +35,7 @@ type Options struct {
 	Lock       bool
 	Unlock     bool
 	Message    string
-	User       string
+	LockedBy   string
 	Author     string
 
 	// verb names the commit, such as "Locked".
@@ -63,16 +63,18 @@ func NewCmdPolicy(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 	fl.BoolVar(&o.Deautomate, "deautomate", false, "Turn image automation off.")
 	fl.BoolVar(&o.Lock, "lock", false, "Lock the workload: no image update, automated or manual, unless forced.")
 	fl.BoolVar(&o.Unlock, "unlock", false, "Unlock the workload.")
-	fl.StringVar(&o.User, "user", "", `With --lock: who locks, "Name <email>"; default: git's user.name and user.email.`)
+	fl.StringVar(&o.LockedBy, "locked-by", "", `With --lock: who locks, "Name <email>"; default: git's user.name and user.email.`)
 	return cmd
 }
 
 // NewCmdLock returns the lock command.
 func NewCmdLock(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &Options{factory: f, IOStreams: streams, Lock: true}
-	cmd := newCmd(o, "lock WORKLOAD [-m MESSAGE] [--user 'Name <email>']", "Lock a workload in git: its images are not updated, automated or manual, unless forced",
+	cmd := newCmd(o, "lock WORKLOAD [-m MESSAGE] [--locked-by 'Name <email>']", "Lock a workload in git: its images are not updated, automated or manual, unless forced",
 		`  kubectl gitops lock demo:deployment/web --repo . -m "hold at 1.2 until the migration is done"`)
-	cmd.Flags().StringVar(&o.User, "user", "", `Who locks, "Name <email>"; default: git's user.name and user.email.`)
+	// Not --user: that is kubectl's flag for the kubeconfig user, which every
+	// command takes.
+	cmd.Flags().StringVar(&o.LockedBy, "locked-by", "", `Who locks, "Name <email>"; default: git's user.name and user.email.`)
 	return cmd
 }
 
@@ -198,10 +200,10 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.Lock && o.User == "" {
+	if o.Lock && o.LockedBy == "" {
 		o.change.LockedUser = author.Name + " <" + author.Email + ">"
 	} else {
-		o.change.LockedUser = o.User
+		o.change.LockedUser = o.LockedBy
 	}
 	ns := o.id.Namespace
 	edit := func(s *source.Snapshot) (*source.Change, error) {
