@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -195,5 +196,50 @@ func TestKubeconfigFlagsOnEveryCommand(t *testing.T) {
 				t.Errorf("%s -%s is --%s, not kubectl's --%s", where, f.Shorthand, f.Name, kube)
 			}
 		})
+	}
+}
+
+// TestFlagTexts: a flag that several commands share says what it does in
+// each, not what it does in the command its text was copied from.
+func TestFlagTexts(t *testing.T) {
+	root := NewCmdRoot(genericiooptions.NewTestIOStreamsDiscard())
+	usage := map[string]map[string]string{} // command path -> flag -> text
+	for _, c := range commands(root) {
+		p := strings.Join(path(c), " ")
+		usage[p] = map[string]string{}
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) { usage[p][f.Name] = f.Usage })
+	}
+	// The three copies issue 18 found.
+	for _, tc := range []struct{ command, flag, not string }{
+		{"unlock", "message", "lock's"},
+		{"lock", "ref", "to sync"},
+		{"diff", "prune", "Delete"},
+	} {
+		if text := usage[tc.command][tc.flag]; text == "" || strings.Contains(text, tc.not) {
+			t.Errorf("%s --%s says %q", tc.command, tc.flag, text)
+		}
+	}
+	// Rules for every command, so that a new command or flag that copies
+	// a text is caught: a phrase that makes sense only for some commands.
+	rules := []struct {
+		phrase string
+		only   []string // the commands whose texts may hold it
+	}{
+		{"the lock's message", []string{"lock", "policy"}},
+		{"commit to sync", []string{"sync", "watch"}},
+		{"Delete the set's objects", []string{"sync", "watch"}},
+		{"Take over", []string{"sync", "watch"}},
+		{"Take back", []string{"sync", "watch"}},
+		{"Sync a revision", []string{"sync", "watch"}},
+		{"records the set's members", []string{"sync", "diff", "watch", "status"}},
+	}
+	for p, flags := range usage {
+		for name, text := range flags {
+			for _, r := range rules {
+				if strings.Contains(text, r.phrase) && !slices.Contains(r.only, p) {
+					t.Errorf("kubectl gitops %s --%s says %q, which fits only %v: %q", p, name, r.phrase, r.only, text)
+				}
+			}
+		}
 	}
 }

@@ -73,6 +73,16 @@ on error.`,
 	sync.AddApplyFlags(cmd, &o.Prune, &o.ForceConflicts, &o.Concurrency)
 	sync.AddOwnershipFlags(cmd, &o.Adopt, &o.AllowEmpty)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml. Default: unified diffs and a summary.")
+	// The flags are sync's, but diff changes nothing: say what each shows.
+	for name, usage := range map[string]string{
+		"prune":           "Show the set's objects that are no longer in the repository as to be pruned, as sync --prune deletes them. With false, they are not shown.",
+		"force-conflicts": "Show the changes with the fields that other field managers own taken over, as sync --force-conflicts would. Without it, such fields are conflicts (errors).",
+		"adopt":           "Show the changes with the repository's objects that exist in the cluster outside any sync set taken over, as sync --adopt would. Without it they are errors, as they would be for sync.",
+		"ref":             "Branch, tag or commit to compare with the cluster. Defaults to HEAD (the remote's default branch).",
+		"allow-empty":     "Show what a sync of a revision without objects would prune of the set, as sync --allow-empty would. Without it such a revision is an error, as it would be for sync.",
+	} {
+		cmd.Flags().Lookup(name).Usage = usage
+	}
 	return cmd
 }
 

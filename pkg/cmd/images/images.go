@@ -92,6 +92,8 @@ tag, then committed and, for a remote repository, pushed.`,
 		},
 	}
 	o.Source.AddFlags(cmd)
+	cmd.Flags().Lookup("name").Usage = "Without --repo: the sync set whose recorded source to read (its parent ConfigMap in the namespace of -n), when that source is confirmed on this machine."
+	cmd.Flags().Lookup("ref").Usage = "Branch, tag or commit to read. With --update: the branch to commit to (and push to, for a remote). Defaults to HEAD (the remote's default branch)."
 	fl := cmd.Flags()
 	_ = cmd.RegisterFlagCompletionFunc("workload", completion.WorkloadIDs(f, &o.Source))
 	fl.StringSliceVar(&o.Workloads, "workload", nil, "Only these workloads (<namespace>:<kind>/<name>, or <kind>/<name> with -n); with --update, a manual release of them.")

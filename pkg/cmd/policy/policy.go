@@ -117,8 +117,17 @@ the file's own style, in one commit that is pushed for a remote repository.`,
 		},
 	}
 	o.Source.AddFlags(cmd)
+	cmd.Flags().Lookup("name").Usage = "Without --repo: the sync set whose recorded source to read (its parent ConfigMap in the namespace of -n), when that source is confirmed on this machine."
+	cmd.Flags().Lookup("ref").Usage = "Branch to commit the change to (and push it to, for a remote). Defaults to HEAD: the checked-out branch of a local repository, the remote's default branch."
 	cmd.ValidArgsFunction = completion.WorkloadIDs(o.factory, &o.Source)
-	cmd.Flags().StringVarP(&o.Message, "message", "m", "", "Why: the commit message, and the lock's message.")
+	message := "Why: the commit message."
+	switch {
+	case o.Lock:
+		message = "Why the workload is locked: the lock's message, and the commit message."
+	case !o.Unlock && !o.Automate && !o.Deautomate: // policy
+		message = "Why: the commit message, and with --lock the lock's message."
+	}
+	cmd.Flags().StringVarP(&o.Message, "message", "m", "", message)
 	cmd.Flags().StringVar(&o.Author, "author", "", `The commit author, "Name <email>"; default: git's user.name and user.email.`)
 	return cmd
 }

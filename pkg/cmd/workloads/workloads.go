@@ -64,6 +64,8 @@ func NewCmdWorkloads(f kcmdutil.Factory, streams genericiooptions.IOStreams) *co
 		},
 	}
 	o.Source.AddFlags(cmd)
+	cmd.Flags().Lookup("name").Usage = "Without --repo: the sync set whose recorded source to read (its parent ConfigMap in the namespace of -n), when that source is confirmed on this machine."
+	cmd.Flags().Lookup("ref").Usage = "Branch, tag or commit to read. Defaults to HEAD (the remote's default branch)."
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Workloads of every namespace.")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml.")
 	return cmd
