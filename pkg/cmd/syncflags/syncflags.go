@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/apply"
@@ -274,6 +277,9 @@ func (f *Flags) Prepare(ctx context.Context, factory cmdutil.Factory) (*Prepared
 	if err != nil {
 		return nil, err
 	}
+	if !set.Exists && f.Repo == "" {
+		return nil, notFound(ctx, client.Kube.CoreV1(), f.Name, namespace)
+	}
 	p.Set = set
 	trust := NewTrust(factory, f.Name, namespace)
 	spec, src, err := f.Spec(set.Record.Source, trust)
@@ -319,9 +325,40 @@ func (f *Flags) LoadSet(ctx context.Context, factory cmdutil.Factory) (*applyset
 		return nil, err
 	}
 	if !set.Exists {
-		return nil, fmt.Errorf("sync set %q not found in namespace %s: %w; pass --repo, or check --name and -n", f.Name, namespace, applyset.ErrNotFound)
+		return nil, notFound(ctx, client.Kube.CoreV1(), f.Name, namespace)
 	}
 	return set, nil
+}
+
+// notFound is the error for a set name that has no parent in namespace: it
+// names the sets that are there, so that a typo shows. It wraps
+// applyset.ErrNotFound.
+func notFound(ctx context.Context, client corev1client.ConfigMapsGetter, name, namespace string) error {
+	there := "there are no sync sets there"
+	if names, err := SetNames(ctx, client, namespace); err != nil {
+		there = fmt.Sprintf("listing the sync sets there failed: %v", err)
+	} else if len(names) > 0 {
+		there = "the sync sets there are " + strings.Join(names, ", ")
+	}
+	return fmt.Errorf("no sync set %q in namespace %s (%w): %s. Check --name and -n, or pass --repo to name the source of a new set", name, namespace, applyset.ErrNotFound, there)
+}
+
+// SetNames returns the names of the sync sets in namespace, sorted: the
+// ConfigMaps that are ApplySet parents of kubectl-gitops.
+func SetNames(ctx context.Context, client corev1client.ConfigMapsGetter, namespace string) ([]string, error) {
+	list, err := client.ConfigMaps(namespace).List(ctx, metav1.ListOptions{LabelSelector: applyset.LabelID})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, cm := range list.Items {
+		tool, _, _ := strings.Cut(cm.Annotations[applyset.AnnotationTooling], "/")
+		if tool == applyset.ToolingName {
+			names = append(names, cm.Name)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
 }
 
 // OpenSource opens the repository the flags name, or without --repo the
