@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -49,5 +50,58 @@ func TestDiffOfAnUnknownSet(t *testing.T) {
 	}
 	if r := kubectl(t, "get", "configmap", "nope", "-n", ns); r.code == 0 {
 		t.Fatalf("a sync of an unknown set created its parent:\n%s", r.stdout)
+	}
+}
+
+// TestLockALockedWorkload: locking a locked workload again keeps the first
+// lock, its author and message, and says whose it is; --force or -m with a
+// new message replaces it.
+func TestLockALockedWorkload(t *testing.T) {
+	writeGitConfig(t)
+	repo := newRepo(t, map[string]string{"deploy/web.yaml": deploymentYAML("web", "", "registry.example.com/demo/web:1.0.0")})
+	file := filepath.Join(repo.dir, "deploy/web.yaml")
+	mustGitops(t, repo.dir, "lock", "demo:deployment/web", "--repo", ".", "-m", "hold for the migration", "--locked-by", "Alice <alice@example.com>")
+	head, locked := repo.git("rev-parse", "HEAD"), readFile(t, file)
+
+	refused := "demo:deployment/web is already locked by Alice <alice@example.com>: hold for the migration. Nothing was changed"
+	for _, args := range [][]string{
+		{"lock", "demo:deployment/web", "--repo", "."},
+		{"lock", "demo:deployment/web", "--repo", ".", "-m", "hold for the migration"},
+		{"lock", "demo:deployment/web", "--repo", ".", "--locked-by", "Bob <bob@example.com>"},
+		{"policy", "demo:deployment/web", "--repo", ".", "--lock", "--automate"},
+	} {
+		r := gitops(t, repo.dir, args...)
+		if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, refused) {
+			t.Errorf("kubectl gitops %s: exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 1 and %q", strings.Join(args, " "), r.code, r.stdout, r.stderr, refused)
+		}
+		if got := repo.git("rev-parse", "HEAD"); got != head {
+			t.Fatalf("kubectl gitops %s committed %s", strings.Join(args, " "), got)
+		}
+		if got := readFile(t, file); got != locked {
+			t.Fatalf("kubectl gitops %s changed the file:\n%s", strings.Join(args, " "), got)
+		}
+	}
+
+	// A new message replaces the lock, with the new author.
+	mustGitops(t, repo.dir, "lock", "demo:deployment/web", "--repo", ".", "-m", "hold until 2.0")
+	got := readFile(t, file)
+	for _, want := range []string{`kubectl-gitops.dev/locked_user: "Test Operator <operator@example.com>"`, "hold until 2.0"} {
+		if !strings.Contains(got, want) || strings.Contains(got, "Alice") {
+			t.Fatalf("lock -m with a new message: the file lacks %q or keeps Alice:\n%s", want, got)
+		}
+	}
+	// --force replaces it, message and all.
+	head = repo.git("rev-parse", "HEAD")
+	mustGitops(t, repo.dir, "lock", "demo:deployment/web", "--repo", ".", "--force", "--locked-by", "Bob <bob@example.com>")
+	got = readFile(t, file)
+	if repo.git("rev-parse", "HEAD") == head || !strings.Contains(got, `kubectl-gitops.dev/locked_user: "Bob <bob@example.com>"`) || strings.Contains(got, "hold until 2.0") {
+		t.Fatalf("lock --force did not replace the lock:\n%s", got)
+	}
+	// --force is lock's.
+	if r := gitops(t, repo.dir, "unlock", "demo:deployment/web", "--repo", ".", "--force"); r.code != 1 || !strings.Contains(r.stderr, "unknown flag: --force") {
+		t.Fatalf("unlock --force: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := gitops(t, repo.dir, "policy", "demo:deployment/web", "--repo", ".", "--automate", "--force"); r.code != 1 || !strings.Contains(r.stderr, "--force goes with --lock") {
+		t.Fatalf("policy --automate --force: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

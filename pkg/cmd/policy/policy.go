@@ -36,6 +36,7 @@ type Options struct {
 	Unlock     bool
 	Message    string
 	LockedBy   string
+	Force      bool
 	Author     string
 
 	// verb names the commit, such as "Locked".
@@ -64,6 +65,7 @@ func NewCmdPolicy(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 	fl.BoolVar(&o.Lock, "lock", false, "Lock the workload: no image update, automated or manual, unless forced.")
 	fl.BoolVar(&o.Unlock, "unlock", false, "Unlock the workload.")
 	fl.StringVar(&o.LockedBy, "locked-by", "", `With --lock: who locks, "Name <email>"; default: git's user.name and user.email.`)
+	fl.BoolVar(&o.Force, "force", false, "With --lock: replace the lock of a workload that is locked already, its author and message. Without it such a workload is left as it is, unless -m gives a new message.")
 	return cmd
 }
 
@@ -75,6 +77,7 @@ func NewCmdLock(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.C
 	// Not --user: that is kubectl's flag for the kubeconfig user, which every
 	// command takes.
 	cmd.Flags().StringVar(&o.LockedBy, "locked-by", "", `Who locks, "Name <email>"; default: git's user.name and user.email.`)
+	cmd.Flags().BoolVar(&o.Force, "force", false, "Replace the lock of a workload that is locked already, its author and message. Without it such a workload is left as it is, unless -m gives a new message.")
 	return cmd
 }
 
@@ -142,6 +145,9 @@ func (o *Options) Complete(arg string) error {
 	}
 	if o.Lock && o.Unlock {
 		return errors.New("--lock and --unlock exclude each other")
+	}
+	if o.Force && !o.Lock {
+		return errors.New("--force goes with --lock")
 	}
 	ns, _, err := o.factory.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
@@ -236,6 +242,9 @@ func (o *Options) Run(ctx context.Context) error {
 		if w == nil {
 			return nil, images.UnknownWorkload(ids, o.id)
 		}
+		if err := o.checkRelock(workload.ReadPolicy(w.Annotations)); err != nil {
+			return nil, err
+		}
 		change, err := o.expandTags(w.Workload)
 		if err != nil {
 			return nil, err
@@ -281,6 +290,23 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(o.Out, "%s: %s (%s %s on %s)\n", o.verb, o.id, verb, res.Revision, res.Branch)
 	return nil
+}
+
+// checkRelock refuses to lock a workload that is locked already, so that
+// its lock's author and message are not lost silently: unless --force, or
+// -m with a message other than the lock's, asks to replace them.
+func (o *Options) checkRelock(cur workload.Policy) error {
+	if !o.Lock || !cur.Locked || o.Force || (o.Message != "" && o.Message != cur.LockedMsg) {
+		return nil
+	}
+	by := ""
+	if cur.LockedUser != "" {
+		by = " by " + cur.LockedUser
+	}
+	if cur.LockedMsg != "" {
+		by += ": " + cur.LockedMsg
+	}
+	return fmt.Errorf("%s is already locked%s. Nothing was changed: pass --force to replace the lock with yours, or -m with a new message", o.id, by)
 }
 
 // expandTags turns --tag-all into a filter per container, and checks that
