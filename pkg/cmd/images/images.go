@@ -351,7 +351,9 @@ func printDiff(w io.Writer, fsys fs.FS, files map[string][]byte) error {
 	return nil
 }
 
-// print writes the listing.
+// print writes the listing. A container whose image could not be scanned
+// keeps its row, marked "error (see below)"; Run returns its error, which
+// is printed once, below the table, on stderr.
 func (o *Options) print(containers []images.Container) error {
 	if o.Output != "" {
 		for i := range containers {
@@ -374,8 +376,10 @@ func (o *Options) print(containers []images.Container) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", id, c.Name, ref.Repo, policy(c), runningTag(c.Running))
 		switch {
 		case c.Error != "":
-			fmt.Fprintf(tw, "\t\t  error: %s\t\t\t\n", c.Error)
-			continue
+			// The row keeps its shape; the error itself, often long and
+			// shared by every container of the repository, is printed once
+			// below the table, on stderr (see scanErrors).
+			fmt.Fprintf(tw, "\t\t*   error (see below)\t\t\t\n")
 		case c.Note != "" && !c.Generated:
 			fmt.Fprintf(tw, "\t\t  %s (%s)\t\t\t\n", c.Image, c.Note)
 			continue
@@ -385,6 +389,9 @@ func (o *Options) print(containers []images.Container) error {
 			fmt.Fprintf(tw, "\t\t  (generated: moved by its updaters)\t\t\t\n")
 		}
 		shown := c.Tags
+		if c.Error != "" {
+			shown = nil
+		}
 		if o.Limit > 0 && len(shown) > o.Limit {
 			shown = shown[:o.Limit]
 		}
