@@ -15,6 +15,10 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
 )
 
+// Missing is the health of a member the set's record names that is not in
+// the cluster.
+const Missing = "Missing"
+
 // Member is an object of a set with its health.
 type Member struct {
 	Object applyset.ObjectID `json:"object"`
@@ -70,6 +74,17 @@ func (c *Client) Members(ctx context.Context, set *applyset.Set, concurrency int
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	// The record names what the last run applied: what is not in the
+	// cluster any more was deleted by hand (or its kind was removed).
+	found := make(map[applyset.ObjectID]bool, len(out))
+	for _, m := range out {
+		found[m.Object] = true
+	}
+	for id := range set.Members {
+		if !found[id] {
+			out = append(out, Member{Object: id, Health: Health{Status: Missing, Message: "applied by the last sync but not in the cluster (deleted by hand?): the next sync creates it again"}})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Object.String() < out[j].Object.String() })
 	return out, nil

@@ -74,8 +74,49 @@ type Status struct {
 	Namespace string          `json:"namespace"`
 	ID        string          `json:"id"`
 	Record    applyset.Record `json:"record"`
+	LastRun   *LastRun        `json:"lastRun,omitempty"`
 	Source    SourceTrust     `json:"sourceTrust"`
 	Members   []apply.Member  `json:"members"`
+}
+
+// LastRun is the outcome of the newest run in the record, and how many runs
+// in a row, up to it, ended the same way.
+type LastRun struct {
+	Outcome  string    `json:"outcome"`
+	Started  time.Time `json:"started"`
+	Revision string    `json:"revision"`
+	Message  string    `json:"message,omitempty"`
+	InARow   int       `json:"inARow"`
+}
+
+// lastRun summarizes the record's history; nil when it has none.
+func lastRun(r applyset.Record) *LastRun {
+	if len(r.History) == 0 {
+		return nil
+	}
+	h := r.History[0]
+	lr := &LastRun{Outcome: h.Outcome, Started: h.Started, Revision: h.Revision, Message: h.Message}
+	for _, run := range r.History {
+		if run.Outcome != h.Outcome {
+			break
+		}
+		lr.InARow++
+	}
+	return lr
+}
+
+// ago says how long before now t was, coarsely: "2m ago".
+func ago(t, now time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", max(int(d.Seconds()), 0))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
 }
 
 // States of a recorded source on this machine.
@@ -141,14 +182,14 @@ func (o *Options) Run(ctx context.Context) error {
 	// A record written by an older version or by hand may name a URL with
 	// credentials: they are never printed.
 	set.Record.Source.Repo = source.Redact(set.Record.Source.Repo)
-	st := Status{Name: set.Name, Namespace: set.Namespace, ID: set.ID, Record: set.Record, Source: trust, Members: members}
+	st := Status{Name: set.Name, Namespace: set.Namespace, ID: set.ID, Record: set.Record, LastRun: lastRun(set.Record), Source: trust, Members: members}
 	if o.Output != "" {
 		return cmdutil.PrintObject(o.Out, o.Output, st)
 	}
-	return print(o.Out, st)
+	return print(o.Out, st, time.Now())
 }
 
-func print(w io.Writer, st Status) error {
+func print(w io.Writer, st Status, now time.Time) error {
 	r := st.Record
 	fmt.Fprintf(w, "Sync set:    %s (configmap %s/%s)\n", st.Name, st.Namespace, st.Name)
 	fmt.Fprintf(w, "Source:      %s\n", sourcetrust.Describe(r.Source))
@@ -161,6 +202,18 @@ func print(w io.Writer, st Status) error {
 		fmt.Fprintf(w, "Synced:      %s at %s\n", r.LastSyncedRevision, r.LastSyncedTime.Local().Format(time.RFC3339))
 	} else {
 		fmt.Fprintln(w, "Synced:      never")
+	}
+	if lr := st.LastRun; lr != nil {
+		line := fmt.Sprintf("Last run:    %s %s", lr.Outcome, ago(lr.Started, now))
+		if lr.Outcome != applyset.OutcomeSucceeded {
+			if lr.InARow > 1 {
+				line += fmt.Sprintf(" (%d failed runs in a row)", lr.InARow)
+			}
+			if lr.Message != "" {
+				line += ": " + lr.Message
+			}
+		}
+		fmt.Fprintln(w, line)
 	}
 	if len(r.History) > 0 {
 		fmt.Fprintln(w, "\nHistory:")

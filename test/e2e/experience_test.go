@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// neverReady is a Deployment that never becomes ready: the e2e cluster runs
+// no controllers, so nothing rolls it out.
+func neverReady(name string) string {
+	return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name + "\nspec:\n  selector:\n    matchLabels: {app: " + name + "}\n  template:\n    metadata:\n      labels: {app: " + name + "}\n    spec:\n      containers:\n      - name: web\n        image: registry.example.com/web:1.0.0\n"
+}
+
+// A member deleted by hand is listed as Missing, in the table and in JSON.
+func TestStatusShowsMissingMembers(t *testing.T) {
+	ns := namespace(t)
+	repo := newRepo(t, map[string]string{
+		"deploy/a.yaml": configMap("a", "one"),
+		"deploy/b.yaml": configMap("b", "two"),
+	})
+	mustKubectl(t, "gitops", "sync", "--name", "set", "--repo", repo.dir, "--path", "deploy", "-n", ns)
+	mustKubectl(t, "delete", "configmap", "b", "-n", ns)
+
+	r := mustKubectl(t, "gitops", "status", "--name", "set", "-n", ns)
+	var line string
+	for l := range strings.SplitSeq(r.stdout, "\n") {
+		if strings.Contains(l, "ConfigMap/"+ns+"/b ") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "Missing") {
+		t.Fatalf("status does not list the deleted ConfigMap b as Missing:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stdout, "Members (2)") {
+		t.Fatalf("status does not count the missing member:\n%s", r.stdout)
+	}
+
+	r = mustKubectl(t, "gitops", "status", "--name", "set", "-n", ns, "-o", "json")
+	var st struct {
+		Members []struct {
+			Object struct{ Name string }
+			Health struct{ Status string }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("status -o json: %v\n%s", err, r.stdout)
+	}
+	got := map[string]string{}
+	for _, m := range st.Members {
+		got[m.Object.Name] = m.Health.Status
+	}
+	if got["a"] != "Current" || got["b"] != "Missing" {
+		t.Fatalf("status -o json members: %v, want a Current and b Missing\n%s", got, r.stdout)
+	}
+}
+
+// A set whose last runs failed says so in the header and in JSON.
+func TestStatusShowsFailedRunsInARow(t *testing.T) {
+	ns := namespace(t)
+	repo := newRepo(t, map[string]string{"deploy/a.yaml": configMap("a", "one")})
+	mustKubectl(t, "gitops", "sync", "--name", "set", "--repo", repo.dir, "--path", "deploy", "-n", ns)
+	r := mustKubectl(t, "gitops", "status", "--name", "set", "-n", ns)
+	if !strings.Contains(r.stdout, "Last run:    Succeeded") {
+		t.Fatalf("status after a good run:\n%s", r.stdout)
+	}
+
+	repo.commit("web", map[string]string{"deploy/web.yaml": neverReady("web")})
+	for range 3 {
+		if r := kubectl(t, "gitops", "sync", "--name", "set", "-n", ns, "--wait", "--timeout", "1s"); r.code == 0 {
+			t.Fatalf("sync --wait of a Deployment that never rolls out succeeded:\n%s%s", r.stdout, r.stderr)
+		}
+	}
+	r = mustKubectl(t, "gitops", "status", "--name", "set", "-n", ns)
+	if !strings.Contains(r.stdout, "Last run:    Failed") || !strings.Contains(r.stdout, "(3 failed runs in a row)") {
+		t.Fatalf("status after three failed runs does not say so:\n%s", r.stdout)
+	}
+	r = mustKubectl(t, "gitops", "status", "--name", "set", "-n", ns, "-o", "json")
+	var st struct {
+		LastRun struct {
+			Outcome string
+			InARow  int
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("status -o json: %v\n%s", err, r.stdout)
+	}
+	if st.LastRun.Outcome != "Failed" || st.LastRun.InARow != 3 {
+		t.Fatalf("status -o json lastRun = %+v, want Failed 3 in a row\n%s", st.LastRun, r.stdout)
+	}
+}
