@@ -45,6 +45,9 @@ type Options struct {
 	Timeout time.Duration
 	// Concurrency bounds the requests in flight within a stage.
 	Concurrency int
+	// OnWait, when set, is called while waiting, after each look at the
+	// objects, with those not ready yet.
+	OnWait func([]Pending)
 	// OnLine, when set, is called with each object's outcome as it happens,
 	// one call at a time.
 	OnLine func(Line)
@@ -109,7 +112,7 @@ func Sync(ctx context.Context, c *Client, set *applyset.Set, plan *Plan, opts Op
 		pruned = !r.failed()
 	}
 	if opts.Wait && !opts.DryRun && !r.failed() {
-		notReady, err := r.wait(ctx, plan.Items, opts.Timeout)
+		notReady, err := r.wait(ctx, plan.Items, opts.Timeout, opts.OnWait)
 		if err != nil {
 			return nil, err
 		}
@@ -370,7 +373,7 @@ func (r *run) afterCRDs(ctx context.Context) {
 	if timeout <= 0 {
 		timeout = time.Minute
 	}
-	if _, err := r.wait(ctx, crds, timeout); err != nil {
+	if _, err := r.wait(ctx, crds, timeout, nil); err != nil {
 		return
 	}
 	if !pending {

@@ -11,6 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
 )
 
 // pollInterval is how often wait looks at the objects again.
@@ -45,14 +47,28 @@ func (c *Client) health(ctx context.Context, it *Item) Health {
 }
 
 // wait polls the items until all are ready or the timeout passes, and
-// returns a line for each item that is not ready then.
-func (r *run) wait(ctx context.Context, items []*Item, timeout time.Duration) ([]string, error) {
-	return r.c.WaitReady(ctx, items, timeout, r.opts.Concurrency)
+// returns a line for each item that is not ready then. onPoll, when set,
+// gets what is not ready after each poll.
+func (r *run) wait(ctx context.Context, items []*Item, timeout time.Duration, onPoll func([]Pending)) ([]string, error) {
+	return r.c.WaitReady(ctx, items, timeout, r.opts.Concurrency, onPoll)
+}
+
+// Pending is an object that is not ready yet, and why.
+type Pending struct {
+	Object applyset.ObjectID
+	Health Health
+}
+
+// String is "Kind/namespace/name: status: message".
+func (p Pending) String() string {
+	return fmt.Sprintf("%s: %s: %s", p.Object, p.Health.Status, p.Health.Message)
 }
 
 // WaitReady polls the items until all are ready or the timeout passes, and
 // returns "Kind/namespace/name: status: message" for each one still not ready.
-func (c *Client) WaitReady(ctx context.Context, items []*Item, timeout time.Duration, concurrency int) ([]string, error) {
+// onPoll, when set, is called after each poll with the objects not ready yet
+// (none once all are), sorted.
+func (c *Client) WaitReady(ctx context.Context, items []*Item, timeout time.Duration, concurrency int, onPoll func([]Pending)) ([]string, error) {
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
 	}
@@ -81,6 +97,14 @@ func (c *Client) WaitReady(ctx context.Context, items []*Item, timeout time.Dura
 			return nil, err
 		}
 		pending = next
+		if onPoll != nil {
+			ps := make([]Pending, 0, len(pending))
+			for _, it := range pending {
+				ps = append(ps, Pending{Object: it.ID, Health: last[it]})
+			}
+			sort.Slice(ps, func(i, j int) bool { return ps[i].Object.String() < ps[j].Object.String() })
+			onPoll(ps)
+		}
 		if len(pending) == 0 {
 			return nil, nil
 		}

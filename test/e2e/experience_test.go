@@ -89,3 +89,41 @@ func TestStatusShowsFailedRunsInARow(t *testing.T) {
 		t.Fatalf("status -o json lastRun = %+v, want Failed 3 in a row\n%s", st.LastRun, r.stdout)
 	}
 }
+
+// sync --wait that times out states one outcome, matching its exit status,
+// and says while waiting what is not ready, once per change.
+func TestSyncWaitTimeoutIsOneOutcome(t *testing.T) {
+	ns := namespace(t)
+	repo := newRepo(t, map[string]string{
+		"deploy/a.yaml":   configMap("a", "one"),
+		"deploy/web.yaml": neverReady("web"),
+	})
+	r := kubectl(t, "gitops", "sync", "--name", "set", "--repo", repo.dir, "--path", "deploy", "-n", ns, "--wait", "--timeout", "3s")
+	if r.code != 1 {
+		t.Fatalf("sync --wait of a Deployment that never rolls out: exit %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	web := "Deployment/" + ns + "/web"
+	if !strings.Contains(r.stdout, "but not ready after 3s: "+web+" (") {
+		t.Fatalf("the summary does not say what was not ready:\n%s", r.stdout)
+	}
+	for _, bad := range []string{"synced ", "0 failed"} {
+		if strings.Contains(r.stdout, bad) {
+			t.Errorf("the summary of a run that did not become ready says %q:\n%s", bad, r.stdout)
+		}
+	}
+	if n := strings.Count(r.stdout+r.stderr, "not ready after"); n != 1 {
+		t.Errorf("the outcome is stated %d times, want once\nstdout:\n%s\nstderr:\n%s", n, r.stdout, r.stderr)
+	}
+	// Not a terminal: a plain line when the set of objects not ready
+	// changes, not one per poll (the Deployment stays not ready for ~3 polls).
+	if n := strings.Count(r.stderr, "waiting: 1 not ready: "+web+" ("); n != 1 {
+		t.Errorf("stderr has %d progress lines for the Deployment, want 1:\n%s", n, r.stderr)
+	}
+
+	// Once the Deployment is gone from the repository, the set syncs.
+	repo.commit("drop web", map[string]string{"deploy/web.yaml": ""})
+	r = mustKubectl(t, "gitops", "sync", "--name", "set", "-n", ns, "--wait", "--timeout", "3s")
+	if !strings.Contains(r.stdout, "synced ") || strings.Contains(r.stdout, "not ready") || strings.Contains(r.stderr, "waiting:") {
+		t.Fatalf("sync --wait of ready objects:\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+}

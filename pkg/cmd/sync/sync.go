@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -122,6 +123,50 @@ type Report struct {
 	Path     string `json:"path,omitempty"`
 	Revision string `json:"revision"`
 	*apply.Result
+
+	// waited is how long --wait waited, for a summary of what was not
+	// ready then.
+	waited time.Duration
+}
+
+// waitReporter shows, while sync waits, what is not ready yet and why: on a
+// terminal in the progress line, updated in place; otherwise a line on
+// stderr each time the set of objects not ready changes.
+func (o *Options) waitReporter(progress *cmdutil.Progress) func([]apply.Pending) {
+	live := cmdutil.IsTerminal(o.ErrOut)
+	start := time.Now()
+	last := "-"
+	return func(pending []apply.Pending) {
+		if len(pending) == 0 {
+			return
+		}
+		if live {
+			left := max(o.Timeout-time.Since(start), 0).Round(time.Second)
+			progress.Status(fmt.Sprintf("waiting (%s left): %d not ready: %s", left, len(pending), describePending(pending)))
+			return
+		}
+		var ids []string
+		for _, p := range pending {
+			ids = append(ids, p.Object.String())
+		}
+		if key := strings.Join(ids, " "); key != last {
+			last = key
+			fmt.Fprintf(o.ErrOut, "waiting: %d not ready: %s\n", len(pending), describePending(pending))
+		}
+	}
+}
+
+// describePending is "Kind/ns/name (Status: message), ...".
+func describePending(pending []apply.Pending) string {
+	parts := make([]string, len(pending))
+	for i, p := range pending {
+		why := p.Health.Status
+		if p.Health.Message != "" {
+			why += ": " + p.Health.Message
+		}
+		parts[i] = fmt.Sprintf("%s (%s)", p.Object, why)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Run syncs.
@@ -147,6 +192,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Concurrency:    o.Concurrency,
 		Revision:       p.Snapshot.Revision,
 		Source:         p.Source,
+		OnWait:         o.waitReporter(progress),
 		OnLine: func(apply.Line) {
 			done++
 			progress.Status(fmt.Sprintf("applying revision %.12s: %d/%d", p.Snapshot.Revision, done, total))
@@ -156,7 +202,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	report := Report{Name: o.Source.Name, Repo: p.Source.Repo, Ref: p.Source.Ref, Path: p.Source.Path, Revision: p.Snapshot.Revision, Result: res}
+	report := Report{Name: o.Source.Name, Repo: p.Source.Repo, Ref: p.Source.Ref, Path: p.Source.Path, Revision: p.Snapshot.Revision, Result: res, waited: o.Timeout}
 	if o.Output != "" {
 		if err := cmdutil.PrintObject(o.Out, o.Output, report); err != nil {
 			return err
@@ -164,6 +210,10 @@ func (o *Options) Run(ctx context.Context) error {
 	} else {
 		PrintLines(o.Out, res)
 		PrintSummary(o.Out, report)
+		if res.Counts.Failed == 0 && len(res.NotReady) > 0 {
+			// The summary said it: exit 1 without saying it again.
+			return &cmdutil.ExitError{Code: 1}
+		}
 	}
 	if res.Failed() {
 		return Failure(res)
@@ -218,6 +268,22 @@ func PrintSummary(w io.Writer, r Report) {
 	ref := r.Ref
 	if ref == "" {
 		ref = "HEAD"
+	}
+	if c.Failed == 0 && len(r.NotReady) > 0 {
+		// One outcome: applied, but not ready, and so not synced.
+		var nr []string
+		for _, n := range r.NotReady {
+			// "Kind/ns/name: status: message" -> "Kind/ns/name (status: message)"
+			id, why, _ := strings.Cut(n, ": ")
+			nr = append(nr, fmt.Sprintf("%s (%s)", id, strings.TrimSuffix(why, ": ")))
+		}
+		after := ""
+		if r.waited > 0 {
+			after = " after " + r.waited.String()
+		}
+		fmt.Fprintf(w, "applied %s@%s (%s) to sync set %s: %d created, %d configured, %d unchanged, %d pruned in %s, but not ready%s: %s; the revision is not recorded as synced\n",
+			ref, r.Revision, r.Repo, r.Name, c.Created, c.Configured, c.Unchanged, c.Pruned, r.Duration.Round(time.Millisecond), after, strings.Join(nr, ", "))
+		return
 	}
 	fmt.Fprintf(w, "%s %s@%s (%s) to sync set %s: %d created, %d configured, %d unchanged, %d pruned, %d failed in %s\n",
 		verb, ref, r.Revision, r.Repo, r.Name, c.Created, c.Configured, c.Unchanged, c.Pruned, c.Failed, r.Duration.Round(time.Millisecond))
