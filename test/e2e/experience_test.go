@@ -127,3 +127,50 @@ func TestSyncWaitTimeoutIsOneOutcome(t *testing.T) {
 		t.Fatalf("sync --wait of ready objects:\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
 }
+
+// sync and diff read commits only, and say so when the work tree has
+// uncommitted changes under the path.
+func TestSyncAndDiffNoteUncommittedChanges(t *testing.T) {
+	ns := namespace(t)
+	repo := newRepo(t, map[string]string{
+		"deploy/a.yaml": configMap("a", "one"),
+		"other/x.yaml":  configMap("x", "one"),
+	})
+	rev := repo.git("rev-parse", "HEAD")
+	args := []string{"--name", "set", "--repo", repo.dir, "--path", "deploy", "-n", ns}
+
+	// Changes outside the path are none of the sync's business.
+	repo.write(map[string]string{"other/x.yaml": configMap("x", "two")})
+	r := mustKubectl(t, append([]string{"gitops", "sync"}, args...)...)
+	if strings.Contains(r.stderr, "note:") {
+		t.Fatalf("sync notes changes outside --path:\n%s", r.stderr)
+	}
+
+	repo.write(map[string]string{"deploy/a.yaml": configMap("a", "two"), "deploy/c.yaml": configMap("c", "staged")})
+	repo.git("add", "deploy/c.yaml")
+	want := "note: deploy/ has uncommitted changes in " + repo.dir
+	for _, verb := range []string{"sync", "diff"} {
+		r := kubectl(t, append([]string{"gitops", verb}, args...)...)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s%s", verb, r.code, r.stdout, r.stderr)
+		}
+		if n := strings.Count(r.stderr, "note:"); n != 1 {
+			t.Fatalf("%s: %d notes on stderr, want 1:\n%s", verb, n, r.stderr)
+		}
+		for _, s := range []string{want, "deploy/a.yaml (modified)", "deploy/c.yaml (staged)", verb + " reads commit " + rev[:7] + " only"} {
+			if !strings.Contains(r.stderr, s) {
+				t.Errorf("%s: stderr lacks %q:\n%s", verb, s, r.stderr)
+			}
+		}
+		if strings.Contains(r.stdout, "note:") {
+			t.Errorf("%s: the note is on stdout:\n%s", verb, r.stdout)
+		}
+	}
+	// Still only the commit is applied.
+	if got := mustKubectl(t, "get", "configmap", "a", "-n", ns, "-o", "jsonpath={.data.value}").stdout; got != "one" {
+		t.Fatalf("configmap a has %q, want the committed value", got)
+	}
+	if r := kubectl(t, "get", "configmap", "c", "-n", ns); r.code == 0 {
+		t.Fatal("the staged file was applied")
+	}
+}

@@ -104,6 +104,8 @@ func (o *Options) Run(ctx context.Context) error {
 		progress.Done()
 		return &cmdutil.ExitError{Code: 2, Err: err}
 	}
+	progress.Done()
+	sync.NoteUncommitted(o.ErrOut, p, "diff")
 	progress.Status(fmt.Sprintf("comparing revision %.12s with the cluster", p.Snapshot.Revision))
 	res, err := apply.Sync(ctx, p.Client, p.Set, p.Plan, apply.Options{
 		Diff:           true,

@@ -178,6 +178,8 @@ func (o *Options) Run(ctx context.Context) error {
 		progress.Done()
 		return err
 	}
+	progress.Done()
+	NoteUncommitted(o.ErrOut, p, "sync")
 	progress.Status(fmt.Sprintf("applying revision %s: %d objects", p.Snapshot.Revision, len(p.Plan.Items)))
 	total := len(p.Plan.Items)
 	done := 0
@@ -219,6 +221,30 @@ func (o *Options) Run(ctx context.Context) error {
 		return Failure(res)
 	}
 	return nil
+}
+
+// NoteUncommitted says in one line on w when the work tree of a local
+// source has uncommitted changes under the path: verb (sync, diff) reads
+// the commit only. A failure to look is no failure of the run: it says
+// nothing then.
+func NoteUncommitted(w io.Writer, p *syncflags.Prepared, verb string) {
+	if p.Repository == nil {
+		return
+	}
+	files, wt, err := p.Repository.Uncommitted(p.Snapshot.Revision, p.Source.Path)
+	if err != nil || len(files) == 0 {
+		return
+	}
+	where := wt + " has uncommitted changes"
+	if dir := strings.Trim(p.Source.Path, "/"); dir != "" && dir != "." {
+		where = dir + "/ has uncommitted changes in " + wt
+	}
+	shown := files
+	more := ""
+	if len(shown) > 3 {
+		shown, more = shown[:3], fmt.Sprintf(" and %d more", len(files)-3)
+	}
+	fmt.Fprintf(w, "note: %s (%s%s); %s reads commit %.7s only\n", where, strings.Join(shown, ", "), more, verb, p.Snapshot.Revision)
 }
 
 // Failure is the error for a run in which objects failed or did not become

@@ -256,12 +256,14 @@ func (f *Flags) changed(name string) bool {
 // Prepared is everything a run needs: the commit, the plan, the set and the
 // client.
 type Prepared struct {
-	Snapshot  *source.Snapshot
-	Source    applyset.Source
-	Set       *applyset.Set
-	Plan      *apply.Plan
-	Client    *apply.Client
-	Namespace string
+	// Repository is the opened source, Snapshot the commit read from it.
+	Repository *source.Repository
+	Snapshot   *source.Snapshot
+	Source     applyset.Source
+	Set        *applyset.Set
+	Plan       *apply.Plan
+	Client     *apply.Client
+	Namespace  string
 }
 
 // Prepare reads the set's parent, opens the source at its commit, renders
@@ -287,11 +289,15 @@ func (f *Flags) Prepare(ctx context.Context, factory cmdutil.Factory) (*Prepared
 		return nil, err
 	}
 	p.Source = src
-	snap, err := source.Open(ctx, spec)
+	repo, err := source.OpenRepository(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
-	p.Snapshot = snap
+	snap, err := repo.Snapshot(spec.Ref)
+	if err != nil {
+		return nil, err
+	}
+	p.Repository, p.Snapshot = repo, snap
 	f.Confirm(trust, src)
 	dir := strings.Trim(src.Path, "/")
 	if dir == "" {
