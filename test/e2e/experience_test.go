@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -172,5 +174,38 @@ func TestSyncAndDiffNoteUncommittedChanges(t *testing.T) {
 	}
 	if r := kubectl(t, "get", "configmap", "c", "-n", ns); r.code == 0 {
 		t.Fatal("the staged file was applied")
+	}
+}
+
+// On a terminal, sync --wait shows what is not ready in one line updated in
+// place, not in plain lines.
+func TestSyncWaitOnATerminalUpdatesInPlace(t *testing.T) {
+	ns := namespace(t)
+	repo := newRepo(t, map[string]string{"deploy/web.yaml": neverReady("web")})
+	line := "kubectl gitops sync --name set --repo " + repo.dir + " --path deploy -n " + ns + " --wait --timeout 3s"
+	// script runs the command on a pseudo-terminal and copies what it
+	// prints, stdout and stderr, to its stdout.
+	cmd := exec.CommandContext(t.Context(), "/usr/bin/script", "-qec", line, "/dev/null")
+	cmd.Env = []string{
+		"PATH=" + binDir,
+		"SHELL=/bin/sh",
+		"HOME=" + home,
+		"KUBECONFIG=" + kubeconfig,
+		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
+		"GIT_CONFIG_NOSYSTEM=1",
+	}
+	r := execute(t, cmd)
+	if r.code != 1 {
+		t.Fatalf("sync --wait on a terminal: exit %d, want 1\n%q", r.code, r.stdout)
+	}
+	web := "Deployment/" + ns + "/web"
+	if !strings.Contains(r.stdout, "\r\x1b[Kwaiting (") || !strings.Contains(r.stdout, "1 not ready: "+web+" (") {
+		t.Errorf("no progress line updated in place naming the Deployment:\n%q", r.stdout)
+	}
+	if strings.Contains(r.stdout, "waiting: ") {
+		t.Errorf("plain progress lines on a terminal:\n%q", r.stdout)
+	}
+	if !strings.Contains(r.stdout, "but not ready after 3s: "+web+" (") {
+		t.Errorf("the summary does not say what was not ready:\n%q", r.stdout)
 	}
 }
