@@ -10,8 +10,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
@@ -20,7 +22,7 @@ import (
 // differs from commit revision, as "path (why)", sorted: the changes a
 // sync of that commit does not see. Each file is checked as Update checks
 // the files it changes (see checkClean); files added to the index but not
-// committed are listed too. Untracked files are not.
+// committed are listed too, and untracked files that are not ignored.
 //
 // Only a local work tree checked out at revision is looked at: for a
 // remote or bare repository, or when HEAD is another commit, the list is
@@ -78,8 +80,50 @@ func (r *Repository) Uncommitted(revision, dir string) (files []string, workTree
 			}
 		}
 	}
+	untracked, err := untrackedFiles(wt, dir, ix)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading the work tree of %s: %w", r.name, err)
+	}
+	files = append(files, untracked...)
 	sort.Strings(files)
 	return files, wt, nil
+}
+
+// untrackedFiles lists the files under dir in the work tree wt that are
+// neither in the index nor ignored (.gitignore, .git/info/exclude), as
+// "path (untracked)". Symbolic links are not followed, nested repositories
+// not entered.
+func untrackedFiles(wt, dir string, ix *indexFile) ([]string, error) {
+	patterns, _ := gitignore.ReadPatterns(osfs.New(wt), nil)
+	ignored := gitignore.NewMatcher(patterns)
+	tracked := func(path string) bool { return ix != nil && len(ix.entries[path]) > 0 }
+	var out []string
+	root := filepath.Join(wt, filepath.FromSlash(dir))
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		rel, err := filepath.Rel(wt, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		parts := strings.Split(rel, "/")
+		if d.IsDir() {
+			if p != root && (d.Name() == ".git" || tracked(rel) || ignored.Match(parts, true)) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !tracked(rel) && !ignored.Match(parts, false) {
+			out = append(out, rel+" (untracked)")
+		}
+		return nil
+	})
+	return out, err
 }
 
 // treeFiles lists the regular files under dir in the tree of commit hash,

@@ -137,6 +137,7 @@ func TestSyncAndDiffNoteUncommittedChanges(t *testing.T) {
 	repo := newRepo(t, map[string]string{
 		"deploy/a.yaml": configMap("a", "one"),
 		"other/x.yaml":  configMap("x", "one"),
+		".gitignore":    "*.bak\n",
 	})
 	rev := repo.git("rev-parse", "HEAD")
 	args := []string{"--name", "set", "--repo", repo.dir, "--path", "deploy", "-n", ns}
@@ -148,7 +149,7 @@ func TestSyncAndDiffNoteUncommittedChanges(t *testing.T) {
 		t.Fatalf("sync notes changes outside --path:\n%s", r.stderr)
 	}
 
-	repo.write(map[string]string{"deploy/a.yaml": configMap("a", "two"), "deploy/c.yaml": configMap("c", "staged")})
+	repo.write(map[string]string{"deploy/a.yaml": configMap("a", "two"), "deploy/c.yaml": configMap("c", "staged"), "deploy/b.yaml": configMap("b", "untracked"), "deploy/a.yaml.bak": "ignored"})
 	repo.git("add", "deploy/c.yaml")
 	want := "note: deploy/ has uncommitted changes in " + repo.dir
 	for _, verb := range []string{"sync", "diff"} {
@@ -159,10 +160,13 @@ func TestSyncAndDiffNoteUncommittedChanges(t *testing.T) {
 		if n := strings.Count(r.stderr, "note:"); n != 1 {
 			t.Fatalf("%s: %d notes on stderr, want 1:\n%s", verb, n, r.stderr)
 		}
-		for _, s := range []string{want, "deploy/a.yaml (modified)", "deploy/c.yaml (staged)", verb + " reads commit " + rev[:7] + " only"} {
+		for _, s := range []string{want, "deploy/a.yaml (modified)", "deploy/c.yaml (staged)", "deploy/b.yaml (untracked)", verb + " reads commit " + rev[:7] + " only"} {
 			if !strings.Contains(r.stderr, s) {
 				t.Errorf("%s: stderr lacks %q:\n%s", verb, s, r.stderr)
 			}
+		}
+		if strings.Contains(r.stderr, ".bak") {
+			t.Errorf("%s: the note names an ignored file:\n%s", verb, r.stderr)
 		}
 		if strings.Contains(r.stdout, "note:") {
 			t.Errorf("%s: the note is on stdout:\n%s", verb, r.stdout)
@@ -172,8 +176,10 @@ func TestSyncAndDiffNoteUncommittedChanges(t *testing.T) {
 	if got := mustKubectl(t, "get", "configmap", "a", "-n", ns, "-o", "jsonpath={.data.value}").stdout; got != "one" {
 		t.Fatalf("configmap a has %q, want the committed value", got)
 	}
-	if r := kubectl(t, "get", "configmap", "c", "-n", ns); r.code == 0 {
-		t.Fatal("the staged file was applied")
+	for _, name := range []string{"b", "c"} {
+		if r := kubectl(t, "get", "configmap", name, "-n", ns); r.code == 0 {
+			t.Fatalf("the uncommitted configmap %s was applied", name)
+		}
 	}
 }
 
