@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"log"
-	"net"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -19,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
+	"github.com/kubectl-gitops/kubectl-gitops/internal/testregistry"
 )
 
 // Credentials the operator gives the plugin stay on the machine: a password
@@ -294,101 +293,6 @@ func TestSecurityCredentialsURLPasswordIsRedacted(t *testing.T) {
 	}
 }
 
-// startDistributionRegistry runs the distribution registry (Debian's
-// docker-registry) on a free loopback port with htpasswd basic auth for
-// user and pass, and returns its host. The test fails when the registry is
-// not installed: it is never skipped.
-func startDistributionRegistry(t *testing.T, user, pass string) string {
-	t.Helper()
-	bin, err := exec.LookPath("docker-registry")
-	if err != nil {
-		t.Fatalf("the distribution registry is not installed (%v): install it with `apt-get install docker-registry` (CI installs it); this test runs against a real registry and is never skipped", err)
-	}
-	dir := t.TempDir()
-	hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	htpasswd := filepath.Join(dir, "htpasswd")
-	if err := os.WriteFile(htpasswd, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := l.Addr().String()
-	l.Close()
-	config := fmt.Sprintf(`version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: %s
-http:
-  addr: %s
-  secret: kubectl-gitops-e2e
-auth:
-  htpasswd:
-    realm: kubectl-gitops-e2e
-    path: %s
-`, filepath.Join(dir, "data"), host, htpasswd)
-	configPath := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out lockedOutput
-	cmd := exec.Command(bin, "serve", configPath)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get("http://" + host + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized {
-				return host
-			}
-			t.Fatalf("distribution registry answered %s to an anonymous ping, want 401:\n%s", resp.Status, out.String())
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("distribution registry exited: %v\n%s", err, out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("distribution registry did not listen on %s: %v\n%s", host, err, out.String())
-		}
-	}
-}
-
-type lockedOutput struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (o *lockedOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.Write(p)
-}
-
-func (o *lockedOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
-}
-
 // gitopsWith runs the plugin directly, like gitops, with the cache
 // directory and Docker config given instead of fresh ones.
 func gitopsWith(t *testing.T, dir, cache, dockerConfig string, args ...string) result {
@@ -430,7 +334,7 @@ func dockerConfigDir(t *testing.T, auths map[string]string) string {
 func TestSecurityCredentialsRegistryCacheIsKeyedByCredential(t *testing.T) {
 	writeGitConfig(t)
 	const user, pass = "puller", "registry-pa55-Qz7"
-	host := startDistributionRegistry(t, user, pass)
+	host := testregistry.StartDistribution(t, user, pass)
 	reg := &testRegistry{t: t, host: host}
 	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	reg.pushAuth("demo/web", "1.0.0", created, user, pass)
