@@ -84,7 +84,7 @@ auth:
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-exited
+		<-exited //nolint:errcheck // killed: its exit status says only that
 	})
 
 	deadline := time.Now().Add(15 * time.Second)
