@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/yamlbomb"
 )
 
 // TestFunctionOutputIsGuarded: a KRM function printing an alias bomb is an
@@ -15,11 +17,7 @@ import (
 func TestFunctionOutputIsGuarded(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: lol}\n  data:\n")
-	b.WriteString("    a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n")
-	for c := 'b'; c <= 'i'; c++ {
-		p := string(c - 1)
-		fmt.Fprintf(&b, "    %c: &%c [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", c, c, p, p, p, p, p, p, p, p, p)
-	}
+	b.WriteString(yamlbomb.Laughs("    "))
 	cfg := testConfig(t, fmt.Sprintf(`includeFiles: true
 generators:
   - name: bomb

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/yamlbomb"
 )
 
 // seeds are inputs for the decode fuzz targets: ordinary manifests, JSON,
@@ -20,7 +22,7 @@ func seeds(f *testing.F) {
 		"--- &a [x]\n---\n- *a\n",
 		"a: [\n",
 		"",
-		laughs(),
+		yamlbomb.ConfigMap(),
 		deep(),
 		"[" + strings.Repeat("{\"a\":[", 300) + strings.Repeat("]}", 300) + "]",
 	} {

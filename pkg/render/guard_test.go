@@ -3,29 +3,15 @@ package render
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"runtime"
 	"strings"
 	"testing"
 	"testing/fstest"
 
+	"github.com/kubectl-gitops/kubectl-gitops/internal/yamlbomb"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/yamlguard"
 )
-
-// laughs is the "billion laughs" document: nine levels of ten aliases, a
-// billion strings once expanded, in under 1 KiB. ConfigMap data holds it so
-// that it is a valid object to every decoder.
-func laughs() string {
-	var b strings.Builder
-	b.WriteString("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n")
-	b.WriteString("  a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n")
-	for c := 'b'; c <= 'i'; c++ {
-		p := string(c - 1)
-		fmt.Fprintf(&b, "  %c: &%c [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", c, c, p, p, p, p, p, p, p, p, p)
-	}
-	return b.String()
-}
 
 // deep nests sequences past the limit.
 func deep() string {
@@ -36,7 +22,7 @@ func deep() string {
 // kind of YAML the renderer reads: each is an error naming the file, and
 // the test's memory stays small.
 func TestRenderRefusesCostlyYAML(t *testing.T) {
-	bomb := laughs()
+	bomb := yamlbomb.ConfigMap()
 	tests := []struct {
 		name  string
 		files map[string]string
@@ -97,7 +83,7 @@ func TestRenderRefusesCostlyYAML(t *testing.T) {
 
 func TestGeneratorOutputIsGuarded(t *testing.T) {
 	origin := Origin{File: "deploy/.gitops.yaml", Generator: "templates"}
-	_, errs := decodeOutput(origin, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n"+laughs()), true)
+	_, errs := decodeOutput(origin, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n"+yamlbomb.ConfigMap()), true)
 	if len(errs) != 1 || !strings.Contains(errs[0].Error(), `generator "templates" (deploy/.gitops.yaml), output line 4: aliases expand`) {
 		t.Errorf("errors = %v, want one naming the generator's output line 4", errs)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing/fstest"
 
 	"github.com/kubectl-gitops/kubectl-gitops/internal/golden"
+	"github.com/kubectl-gitops/kubectl-gitops/internal/yamlbomb"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/setters"
 )
 
@@ -502,13 +503,8 @@ func TestEditErrors(t *testing.T) {
 // TestFindRefusesCostlyYAML: a repository file of a few hundred bytes whose
 // aliases expand to gigabytes is refused by name before it is walked.
 func TestFindRefusesCostlyYAML(t *testing.T) {
-	var bomb strings.Builder
-	bomb.WriteString("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: demo}\nx0: &x0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n")
-	for i := 1; i < 9; i++ {
-		p := fmt.Sprintf("*x%d", i-1)
-		fmt.Fprintf(&bomb, "x%d: &x%d [%s]\n", i, i, strings.Join(slices.Repeat([]string{p}, 9), ","))
-	}
-	fsys := fstest.MapFS{"deploy/bomb.yaml": &fstest.MapFile{Data: []byte(bomb.String())}}
+	bomb := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: demo}\n" + yamlbomb.Laughs("")
+	fsys := fstest.MapFS{"deploy/bomb.yaml": &fstest.MapFile{Data: []byte(bomb)}}
 	_, err := Find(fsys, "deploy", "default")
 	if err == nil || !strings.Contains(err.Error(), "deploy/bomb.yaml") || !strings.Contains(err.Error(), "alias") {
 		t.Fatalf("Find over an alias bomb: %v, want an error naming deploy/bomb.yaml and its aliases", err)

@@ -8,19 +8,9 @@ import (
 	"testing"
 
 	yamlv3 "go.yaml.in/yaml/v3"
-)
 
-// laughs is the "billion laughs" document: nine levels of ten aliases,
-// 10^9 strings once expanded, in under 1 KiB.
-func laughs() string {
-	var b strings.Builder
-	b.WriteString("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n")
-	for c := 'b'; c <= 'i'; c++ {
-		p := string(c - 1)
-		fmt.Fprintf(&b, "%c: &%c [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", c, c, p, p, p, p, p, p, p, p, p)
-	}
-	return b.String()
-}
+	"github.com/kubectl-gitops/kubectl-gitops/internal/yamlbomb"
+)
 
 func TestCheck(t *testing.T) {
 	deepFlow := strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1)
@@ -39,11 +29,11 @@ func TestCheck(t *testing.T) {
 		{"empty", "", ""},
 		{"JSON", `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}`, ""},
 		{"nesting at the limit", okDepth, ""},
-		{"billion laughs", laughs(), "f.yaml:1: aliases expand the document's"},
-		{"billion laughs in the second document", "a: 1\n---\n" + laughs(), "f.yaml:2: aliases expand"},
+		{"billion laughs", yamlbomb.Laughs(""), "f.yaml:1: aliases expand the document's"},
+		{"billion laughs in the second document", "a: 1\n---\n" + yamlbomb.Laughs(""), "f.yaml:2: aliases expand"},
 		{"anchors of an earlier document", "a: &a [x,x,x,x,x,x,x,x,x,x]\n---\n" + strings.Repeat("- [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n", 100), "f.yaml:2: aliases expand"},
-		{"bomb after a broken document", "a: [\n---\n" + laughs(), "f.yaml:3: aliases expand"},
-		{"bomb behind a block scalar on a separator line", "--- |\n" + laughs(), "f.yaml:2: aliases expand"},
+		{"bomb after a broken document", "a: [\n---\n" + yamlbomb.Laughs(""), "f.yaml:3: aliases expand"},
+		{"bomb behind a block scalar on a separator line", "--- |\n" + yamlbomb.Laughs(""), "f.yaml:2: aliases expand"},
 		{"anchor on a separator line", "--- &a [x,x,x,x,x,x,x,x,x,x]\n---\n" + strings.Repeat("- [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n", 100), "f.yaml:2: aliases expand"},
 		{"deep flow nesting", deepFlow, "f.yaml:1: nesting deeper than 512 levels"},
 		{"deep block nesting", deepBlock.String(), "f.yaml:1: nesting deeper than 512 levels"},
@@ -83,7 +73,7 @@ func FuzzFastPath(f *testing.F) {
 		"a: b*c\n",
 		"--- [[[x]]]\n---\nk:\n  l:\n    m: n\n",
 		"a:\n  b: |\n      deep text\n",
-		laughs(),
+		yamlbomb.Laughs(""),
 	} {
 		f.Add([]byte(s))
 	}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/yamlbomb"
 )
 
 // Attack tests for the render path: what a repository's kustomizations
@@ -212,19 +214,6 @@ func TestSecurityKustomizeGeneratorFetchesNothing(t *testing.T) {
 	onlyRootCA(t, "sync", ns)
 }
 
-// laughsConfigMap is a ConfigMap whose data is a "billion laughs": nine
-// levels of nine aliases, 387 million strings once expanded, in 600 bytes.
-func laughsConfigMap() string {
-	var b strings.Builder
-	b.WriteString("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n")
-	b.WriteString("  a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n")
-	for c := 'b'; c <= 'i'; c++ {
-		p := string(c - 1)
-		fmt.Fprintf(&b, "  %c: &%c [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", c, c, p, p, p, p, p, p, p, p, p)
-	}
-	return b.String()
-}
-
 // TestSecurityKustomizeAliasBombFailsFast: plain files were protected from
 // alias bombs, but a kustomization's resource went to kustomize, which
 // expanded it until memory ran out. Now sync fails at once with an error
@@ -246,7 +235,7 @@ func TestSecurityKustomizeAliasBombFailsFast(t *testing.T) {
 				"plain/cm.yaml":                  configMap("app", "x"),
 				"plain/lol.yaml":                 configMap("other", "y"),
 			}
-			files[c.file] = laughsConfigMap()
+			files[c.file] = yamlbomb.ConfigMap()
 			path := strings.Split(c.file, "/")[0]
 			repo := newRepo(t, files)
 			r := runBounded(t, trustEnv(), 2*time.Minute, 1<<30, "gitops", "sync", "--name", "bomb-"+c.name, "--repo", repo.dir, "--path", path, "-n", ns)
@@ -255,7 +244,7 @@ func TestSecurityKustomizeAliasBombFailsFast(t *testing.T) {
 				t.Errorf("sync: exit %d, stderr lacks %q:\n%s", r.code, want, r.stderr)
 			}
 			if r.took > 30*time.Second || r.peakRSS > 512<<20 {
-				t.Errorf("sync took %s and %d MiB to refuse a %d-byte file, want it at once in little memory", r.took, r.peakRSS>>20, len(laughsConfigMap()))
+				t.Errorf("sync took %s and %d MiB to refuse a %d-byte file, want it at once in little memory", r.took, r.peakRSS>>20, len(yamlbomb.ConfigMap()))
 			}
 			onlyRootCA(t, c.name, ns)
 		})
