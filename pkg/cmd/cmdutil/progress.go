@@ -5,6 +5,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/session"
 )
 
 // Progress shows one status line that updates in place, on a terminal only;
@@ -48,4 +50,22 @@ func (p *Progress) Done() {
 		fmt.Fprint(p.w, "\r\033[K")
 		p.shown = false
 	}
+}
+
+// SessionProgress shows what a use case is doing: its status on the
+// progress line p, its notes as lines on w.
+func SessionProgress(p *Progress, w io.Writer) session.Progress {
+	return sessionProgress{p: p, w: w}
+}
+
+type sessionProgress struct {
+	p *Progress
+	w io.Writer
+}
+
+func (s sessionProgress) Status(msg string) { s.p.Status(msg) }
+
+func (s sessionProgress) Note(msg string) {
+	s.p.Done()
+	fmt.Fprintln(s.w, msg)
 }

@@ -12,13 +12,11 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	kcmdutil "k8s.io/kubectl/pkg/cmd/util"
 
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/session"
 )
 
 // ScriptName is the executable kubectl runs to complete `kubectl gitops`.
@@ -85,18 +83,17 @@ func SetNames(f kcmdutil.Factory) cobra.CompletionFunc {
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		list, err := client.CoreV1().ConfigMaps(namespace).List(cmd.Context(), metav1.ListOptions{LabelSelector: applyset.LabelID})
+		names, err := session.SetNames(cmd.Context(), client.CoreV1(), namespace)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		var names []cobra.Completion
-		for _, cm := range list.Items {
-			tool, _, _ := strings.Cut(cm.Annotations[applyset.AnnotationTooling], "/")
-			if tool == applyset.ToolingName && strings.HasPrefix(cm.Name, toComplete) {
-				names = append(names, cm.Name)
+		var out []cobra.Completion
+		for _, name := range names {
+			if strings.HasPrefix(name, toComplete) {
+				out = append(out, name)
 			}
 		}
-		return names, cobra.ShellCompDirectiveNoFileComp
+		return out, cobra.ShellCompDirectiveNoFileComp
 	}
 }
 
@@ -109,19 +106,15 @@ func WorkloadIDs(f kcmdutil.Factory, flags *syncflags.Flags) cobra.CompletionFun
 		if len(args) > 0 || (flags.Repo == "" && flags.Name == "") {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		_, snap, path, err := syncflags.OpenSourceForCompletion(cmd.Context(), flags, f)
+		sess, err := flags.Session(cmd, f, nil)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		ns, _, err := f.ToRawKubeConfigLoader().Namespace()
-		if err != nil {
-			ns = "default"
-		}
-		found, _ := workload.Find(snap.FS, path, ns)
+		found, _ := sess.WorkloadIDs(cmd.Context())
 		var ids []cobra.Completion
-		for _, w := range found {
-			if id := w.ID.String(); strings.HasPrefix(id, toComplete) {
-				ids = append(ids, id)
+		for _, id := range found {
+			if s := id.String(); strings.HasPrefix(s, toComplete) {
+				ids = append(ids, s)
 			}
 		}
 		return ids, cobra.ShellCompDirectiveNoFileComp

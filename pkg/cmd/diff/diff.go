@@ -4,6 +4,7 @@ package diff
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -13,8 +14,8 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/apply"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/sync"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/session"
 )
 
 const example = `  # What would a sync of the set web change?
@@ -33,6 +34,7 @@ type Options struct {
 	Concurrency    int
 	Output         string
 
+	session *session.Session
 	factory kcmdutil.Factory
 	genericiooptions.IOStreams
 }
@@ -62,6 +64,9 @@ on error.`,
 		Example: example,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(cmd); err != nil {
+				return &cmdutil.ExitError{Code: 2, Err: err}
+			}
 			if err := o.Validate(); err != nil {
 				return &cmdutil.ExitError{Code: 2, Err: err}
 			}
@@ -70,8 +75,8 @@ on error.`,
 		},
 	}
 	o.Source.AddFlags(cmd)
-	sync.AddApplyFlags(cmd, &o.Prune, &o.ForceConflicts, &o.Concurrency)
-	sync.AddOwnershipFlags(cmd, &o.Adopt, &o.AllowEmpty)
+	syncflags.AddApplyFlags(cmd, &o.Prune, &o.ForceConflicts, &o.Concurrency)
+	syncflags.AddOwnershipFlags(cmd, &o.Adopt, &o.AllowEmpty)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml. Default: unified diffs and a summary.")
 	// The flags are sync's, but diff changes nothing: say what each shows.
 	for name, usage := range map[string]string{
@@ -86,11 +91,21 @@ on error.`,
 	return cmd
 }
 
-// Validate checks the flags.
-func (o *Options) Validate() error {
-	if err := o.Source.Validate(); err != nil {
+// Complete builds the session from the flags and the environment.
+func (o *Options) Complete(cmd *cobra.Command) error {
+	opts, err := o.Source.Options(cmd, o.ErrOut)
+	if err != nil {
 		return err
 	}
+	if err := opts.RequireName(); err != nil {
+		return err
+	}
+	o.session = session.New(o.factory, opts)
+	return nil
+}
+
+// Validate checks the flags.
+func (o *Options) Validate() error {
 	return cmdutil.ValidateOutput(o.Output, "json", "yaml")
 }
 
@@ -98,38 +113,30 @@ func (o *Options) Validate() error {
 // change, and code 2 on failure.
 func (o *Options) Run(ctx context.Context) error {
 	progress := cmdutil.NewProgress(o.ErrOut)
-	progress.Status("reading the repository and the cluster")
-	p, err := o.Source.Prepare(ctx, o.factory)
-	if err != nil {
-		progress.Done()
-		return &cmdutil.ExitError{Code: 2, Err: err}
-	}
-	progress.Done()
-	sync.NoteUncommitted(o.ErrOut, p, "diff")
-	progress.Status(fmt.Sprintf("comparing revision %.12s with the cluster", p.Snapshot.Revision))
-	res, err := apply.Sync(ctx, p.Client, p.Set, p.Plan, apply.Options{
-		Diff:           true,
-		ForceConflicts: o.ForceConflicts,
-		Prune:          o.Prune,
-		Adopt:          o.Adopt,
-		AllowEmpty:     o.AllowEmpty,
-		Concurrency:    o.Concurrency,
-		Revision:       p.Snapshot.Revision,
+	res, err := o.session.Diff(ctx, session.SyncRequest{
+		Apply: apply.Options{
+			ForceConflicts: o.ForceConflicts,
+			Prune:          o.Prune,
+			Adopt:          o.Adopt,
+			AllowEmpty:     o.AllowEmpty,
+			Concurrency:    o.Concurrency,
+		},
+		Progress: cmdutil.SessionProgress(progress, o.ErrOut),
 	})
 	progress.Done()
-	if err != nil {
+	var failed *session.FailedError
+	if err != nil && !errors.As(err, &failed) {
 		return &cmdutil.ExitError{Code: 2, Err: err}
 	}
-	report := sync.Report{Name: o.Source.Name, Repo: p.Source.Repo, Ref: p.Source.Ref, Path: p.Source.Path, Revision: p.Snapshot.Revision, Result: res}
 	if o.Output != "" {
-		if err := cmdutil.PrintObject(o.Out, o.Output, report); err != nil {
+		if err := cmdutil.PrintObject(o.Out, o.Output, res); err != nil {
 			return &cmdutil.ExitError{Code: 2, Err: err}
 		}
 	} else {
-		printDiff(o.Out, res)
+		printDiff(o.Out, res.Result)
 	}
-	if res.Failed() {
-		return &cmdutil.ExitError{Code: 2, Err: sync.Failure(res)}
+	if err != nil {
+		return &cmdutil.ExitError{Code: 2, Err: err}
 	}
 	if res.Changed() {
 		return &cmdutil.ExitError{Code: 1}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -24,8 +23,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/imageref"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/images"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/registry"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/source"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/session"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
 )
 
@@ -58,11 +56,10 @@ type Options struct {
 	Author    string
 	Insecure  []string
 
-	namespace string
-	committed string
-	ids       []workload.ID
-	refs      []imageref.Ref
-	factory   kcmdutil.Factory
+	ids     []workload.ID
+	refs    []imageref.Ref
+	session *session.Session
+	factory kcmdutil.Factory
 	genericiooptions.IOStreams
 }
 
@@ -84,7 +81,7 @@ tag, then committed and, for a remote repository, pushed.`,
 		Example: example,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
+			if err := o.Complete(cmd); err != nil {
 				return err
 			}
 			cmd.SilenceUsage = true
@@ -109,27 +106,23 @@ tag, then committed and, for a remote repository, pushed.`,
 	return cmd
 }
 
-// Complete checks and parses the flags.
-func (o *Options) Complete() error {
-	if o.Source.Repo == "" && o.Source.Name == "" {
-		return errors.New("--repo is required (or --name of a sync set whose recorded source to use)")
+// Complete checks and parses the flags, and builds the session.
+func (o *Options) Complete(cmd *cobra.Command) error {
+	opts, err := o.Source.Options(cmd, o.ErrOut)
+	if err != nil {
+		return err
 	}
-	if o.Source.Name != "" {
-		if err := o.Source.Validate(); err != nil {
-			return err
-		}
+	if err := opts.RequireSource(); err != nil {
+		return err
 	}
+	o.session = session.New(o.factory, opts)
 	if err := cmdutil.ValidateOutput(o.Output, "json", "yaml"); err != nil {
 		return err
 	}
 	if !o.Update && (len(o.Images) > 0 || o.DryRun || o.Message != "" || o.Force || o.Author != "") {
 		return errors.New("--image, --dry-run, -m, --force and --author go with --update")
 	}
-	ns, _, err := o.factory.ToRawKubeConfigLoader().Namespace()
-	if err != nil {
-		ns = "default"
-	}
-	o.namespace = ns
+	ns := o.session.Namespace()
 	for _, s := range o.Workloads {
 		id, err := workload.ParseID(s, ns)
 		if err != nil {
@@ -150,152 +143,57 @@ func (o *Options) Complete() error {
 	return nil
 }
 
+// request is what the flags ask of the image use cases.
+func (o *Options) request() session.ImagesRequest {
+	return session.ImagesRequest{
+		Workloads: o.ids, Images: o.refs, Force: o.Force, Insecure: o.Insecure,
+		DryRun: o.DryRun, Message: o.Message, Author: o.Author,
+	}
+}
+
 // Run lists or updates.
 func (o *Options) Run(ctx context.Context) error {
-	repo, snap, path, err := syncflags.OpenSource(ctx, &o.Source, o.factory)
-	if err != nil {
-		return err
-	}
-	tree, err := o.tree(snap, path)
-	if err != nil {
-		return err
-	}
-	found, err := tree.Workloads(ctx)
-	if err != nil {
-		return fmt.Errorf("revision %.12s: %w", snap.Revision, err)
-	}
-	ids := o.ids
-	if len(ids) == 0 {
-		for _, w := range found {
-			ids = append(ids, w.ID)
-		}
-	}
-	cluster := &clusterView{factory: o.factory, errOut: o.ErrOut}
-	cluster.read(ctx, ids)
-	reg, err := registry.New(registry.Config{Insecure: o.Insecure, PullSecrets: cluster.pullSecrets})
-	if err != nil {
-		return err
-	}
-	containers, err := images.ScanWorkloads(ctx, found, reg, o.ids)
-	if err != nil {
-		return fmt.Errorf("revision %.12s: %w", snap.Revision, err)
-	}
-	cluster.fill(containers)
 	if !o.Update {
-		if err := o.print(containers); err != nil {
+		scan, err := o.session.ScanImages(ctx, o.request())
+		if err != nil {
 			return err
 		}
-		return scanErrors(containers)
-	}
-	if err := scanErrors(containers); err != nil {
-		_ = o.print(containers)
-		return fmt.Errorf("%w\nnothing was committed", err)
-	}
-	return o.update(ctx, repo, snap, path, reg, found, containers)
-}
-
-// Automate runs image automation for the automated, unlocked workloads of
-// the source the flags name, as images --update does, writing what it says to
-// out, and returns the revision it committed ("" when nothing changed).
-func Automate(ctx context.Context, f kcmdutil.Factory, src syncflags.Flags, out io.Writer) (string, error) {
-	o := &Options{Source: src, Update: true, factory: f, IOStreams: genericiooptions.IOStreams{Out: out, ErrOut: out}}
-	if err := o.Complete(); err != nil {
-		return "", err
-	}
-	if err := o.Run(ctx); err != nil {
-		return "", err
-	}
-	return o.committed, nil
-}
-
-// tree is what images reads of the commit snap: the manifests under path,
-// and the generators of a .gitops.yaml when --allow-generators allows them.
-func (o *Options) tree(snap *source.Snapshot, path string) (images.Tree, error) {
-	gen, err := o.Source.GenerateOptions(snap.Revision, o.namespace)
-	return images.Tree{FS: snap.FS, Dir: path, Namespace: o.namespace, Generate: gen}, err
-}
-
-func scanErrors(containers []images.Container) error {
-	var errs []error
-	seen := map[string]bool{}
-	for _, c := range containers {
-		if c.Error != "" && !seen[c.Error] {
-			seen[c.Error] = true
-			errs = append(errs, errors.New(c.Error))
+		if err := o.print(scan.Containers); err != nil {
+			return err
 		}
+		return scan.Err
 	}
-	return errors.Join(errs...)
-}
-
-// update plans, edits, commits and pushes.
-func (o *Options) update(ctx context.Context, repo *source.Repository, snap *source.Snapshot, path string, reg *registry.Client, found []images.Found, scanned []images.Container) error {
-	opts := images.UpdateOptions{Workloads: o.ids, Images: o.refs, Force: o.Force}
-	manual := len(o.ids) > 0 || len(o.refs) > 0
-	o.noteSkipped(scanned)
-	var planned []images.Change
-	edit := func(s *source.Snapshot) (*source.Change, error) {
-		containers, workloads := scanned, found
-		tree, err := o.tree(s, path)
-		if err != nil {
-			return nil, err
-		}
-		if s.Revision != snap.Revision {
-			if workloads, err = tree.Workloads(ctx); err != nil {
-				return nil, err
-			}
-			if containers, err = images.ScanWorkloads(ctx, workloads, reg, o.ids); err != nil {
-				return nil, err
-			}
-			if err := scanErrors(containers); err != nil {
-				return nil, err
-			}
-		}
-		changes, err := images.Plan(ctx, containers, reg, opts)
-		if err != nil || len(changes) == 0 {
-			planned = nil
-			return nil, err
-		}
-		files, err := images.EditTree(ctx, tree, workloads, changes)
-		if err != nil {
-			return nil, err
-		}
-		planned = changes
-		return &source.Change{Files: files, Message: images.Message(changes, manual, o.Message)}, nil
+	up, err := o.session.UpdateImages(ctx, o.request())
+	if up != nil && up.Err != nil {
+		_ = o.print(up.Containers)
 	}
-
+	if err != nil {
+		return err
+	}
+	for _, line := range up.Skipped {
+		fmt.Fprintln(o.ErrOut, line)
+	}
 	if o.DryRun {
-		change, err := edit(snap)
-		if err != nil {
-			return err
-		}
-		if change == nil {
+		if len(up.Files) == 0 {
 			fmt.Fprintln(o.ErrOut, "no image to update")
 			return nil
 		}
-		return printDiff(o.Out, snap.FS, change.Files)
+		return printDiff(o.Out, up.Checkout.Snapshot.FS, up.Files)
 	}
-	author, err := syncflags.Author(repo, o.Author)
-	if err != nil {
-		return err
-	}
-	res, err := repo.Update(ctx, snap.Ref, author, edit)
-	if err != nil {
-		return err
-	}
+	res := up.Commit
 	if res.Revision == "" {
 		fmt.Fprintln(o.ErrOut, "no image to update")
 		return nil
 	}
-	o.committed = res.Revision
 	if o.Output != "" {
 		return cmdutil.PrintObject(o.Out, o.Output, struct {
 			Revision string          `json:"revision"`
 			Branch   string          `json:"branch"`
 			Pushed   bool            `json:"pushed"`
 			Changes  []images.Change `json:"changes"`
-		}{res.Revision, res.Branch, res.Pushed, planned})
+		}{res.Revision, res.Branch, res.Pushed, up.Changes})
 	}
-	for _, c := range planned {
+	for _, c := range up.Changes {
 		fmt.Fprintln(o.Out, c.Describe())
 	}
 	verb := "committed"
@@ -304,27 +202,6 @@ func (o *Options) update(ctx context.Context, repo *source.Repository, snap *sou
 	}
 	fmt.Fprintf(o.Out, "%s %s on %s\n", verb, res.Revision, res.Branch)
 	return nil
-}
-
-// noteSkipped says, on stderr, which images the update would have moved
-// but leaves alone, because their workload is generated and no updater can
-// move them.
-func (o *Options) noteSkipped(containers []images.Container) {
-	for _, c := range containers {
-		if !c.Generated || c.Note == "" || c.Locked {
-			continue
-		}
-		considered := c.Automated
-		switch ref, _ := imageref.Parse(c.Image); {
-		case len(o.ids) > 0:
-			considered = slices.Contains(o.ids, c.Workload)
-		case len(o.refs) > 0:
-			considered = slices.ContainsFunc(o.refs, func(r imageref.Ref) bool { return r.Repo == ref.Repo })
-		}
-		if considered {
-			fmt.Fprintf(o.ErrOut, "skipped %s container %s: %s\n", c.Workload, c.Name, c.Note)
-		}
-	}
 }
 
 // printDiff writes a unified diff of each edited file.

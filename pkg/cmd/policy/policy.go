@@ -4,12 +4,9 @@
 package policy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -18,10 +15,8 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/generate"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/imagepolicy"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/images"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/source"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/session"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
 )
 
@@ -43,6 +38,7 @@ type Options struct {
 	verb    string
 	id      workload.ID
 	change  workload.PolicyChange
+	session *session.Session
 	factory kcmdutil.Factory
 	genericiooptions.IOStreams
 }
@@ -112,7 +108,7 @@ kept as annotations on the workload in the repository (kubectl-gitops.dev/, or
 the Flux v1 prefix the workload already uses); only those lines change, in
 the file's own style, in one commit that is pushed for a remote repository.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args[0]); err != nil {
+			if err := o.Complete(cmd, args[0]); err != nil {
 				return err
 			}
 			cmd.SilenceUsage = true
@@ -135,11 +131,16 @@ the file's own style, in one commit that is pushed for a remote repository.`,
 	return cmd
 }
 
-// Complete checks the flags and the workload id.
-func (o *Options) Complete(arg string) error {
-	if o.Source.Repo == "" && o.Source.Name == "" {
-		return errors.New("--repo is required (or --name of a sync set whose recorded source to use)")
+// Complete checks the flags and the workload id, and builds the session.
+func (o *Options) Complete(cmd *cobra.Command, arg string) error {
+	opts, err := o.Source.Options(cmd, o.ErrOut)
+	if err != nil {
+		return err
 	}
+	if err := opts.RequireSource(); err != nil {
+		return err
+	}
+	o.session = session.New(o.factory, opts)
 	if o.Automate && o.Deautomate {
 		return errors.New("--automate and --deautomate exclude each other")
 	}
@@ -149,11 +150,7 @@ func (o *Options) Complete(arg string) error {
 	if o.Force && !o.Lock {
 		return errors.New("--force goes with --lock")
 	}
-	ns, _, err := o.factory.ToRawKubeConfigLoader().Namespace()
-	if err != nil {
-		ns = "default"
-	}
-	if o.id, err = workload.ParseID(arg, ns); err != nil {
+	if o.id, err = workload.ParseID(arg, o.session.Namespace()); err != nil {
 		return err
 	}
 	var verbs []string
@@ -207,166 +204,22 @@ func checkPattern(flag, pattern string) error {
 
 // Run edits, commits and pushes.
 func (o *Options) Run(ctx context.Context) error {
-	repo, snap, path, err := syncflags.OpenSource(ctx, &o.Source, o.factory)
+	res, err := o.session.SetPolicy(ctx, session.PolicyRequest{
+		Workload: o.id, Change: o.change, TagAll: o.TagAll, Verb: o.verb,
+		Message: o.Message, LockedBy: o.LockedBy, Force: o.Force, Author: o.Author,
+	})
 	if err != nil {
 		return err
 	}
-	author, err := syncflags.Author(repo, o.Author)
-	if err != nil {
-		return err
-	}
-	if o.Lock && o.LockedBy == "" {
-		o.change.LockedUser = author.Name + " <" + author.Email + ">"
-	} else {
-		o.change.LockedUser = o.LockedBy
-	}
-	ns := o.id.Namespace
-	edit := func(s *source.Snapshot) (*source.Change, error) {
-		gen, err := o.Source.GenerateOptions(s.Revision, ns)
-		if err != nil {
-			return nil, err
-		}
-		tree := images.Tree{FS: s.FS, Dir: path, Namespace: ns, Generate: gen}
-		found, err := tree.Workloads(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var w *images.Found
-		ids := make([]workload.ID, len(found))
-		for i := range found {
-			ids[i] = found[i].ID
-			if found[i].ID == o.id {
-				w = &found[i]
-			}
-		}
-		if w == nil {
-			return nil, images.UnknownWorkload(ids, o.id)
-		}
-		if err := o.checkRelock(workload.ReadPolicy(w.Annotations)); err != nil {
-			return nil, err
-		}
-		change, err := o.expandTags(w.Workload)
-		if err != nil {
-			return nil, err
-		}
-		var files map[string][]byte
-		if w.Generated {
-			if files, err = tree.SetPolicy(ctx, o.id, policyUpdates(change)); err != nil {
-				return nil, err
-			}
-		} else {
-			src, err := fs.ReadFile(s.FS, w.File)
-			if err != nil {
-				return nil, err
-			}
-			out, err := workload.SetPolicy(src, w.Workload, change)
-			if err != nil {
-				return nil, err
-			}
-			if !bytes.Equal(out, src) {
-				files = map[string][]byte{w.File: out}
-			}
-		}
-		if len(files) == 0 {
-			return nil, nil
-		}
-		msg := o.verb + ": " + o.id.String() + "\n"
-		if o.Message != "" {
-			msg = o.Message + "\n\n" + msg
-		}
-		return &source.Change{Files: files, Message: msg}, nil
-	}
-	res, err := repo.Update(ctx, snap.Ref, author, edit)
-	if err != nil {
-		return err
-	}
-	if res.Revision == "" {
+	c := res.Commit
+	if c.Revision == "" {
 		fmt.Fprintf(o.ErrOut, "%s already has that policy: nothing to commit\n", o.id)
 		return nil
 	}
 	verb := "committed"
-	if res.Pushed {
+	if c.Pushed {
 		verb = "committed and pushed"
 	}
-	fmt.Fprintf(o.Out, "%s: %s (%s %s on %s)\n", o.verb, o.id, verb, res.Revision, res.Branch)
+	fmt.Fprintf(o.Out, "%s: %s (%s %s on %s)\n", o.verb, o.id, verb, c.Revision, c.Branch)
 	return nil
-}
-
-// checkRelock refuses to lock a workload that is locked already, so that
-// its lock's author and message are not lost silently: unless --force, or
-// -m with a message other than the lock's, asks to replace them.
-func (o *Options) checkRelock(cur workload.Policy) error {
-	if !o.Lock || !cur.Locked || o.Force || (o.Message != "" && o.Message != cur.LockedMsg) {
-		return nil
-	}
-	by := ""
-	if cur.LockedUser != "" {
-		by = " by " + cur.LockedUser
-	}
-	if cur.LockedMsg != "" {
-		by += ": " + cur.LockedMsg
-	}
-	return fmt.Errorf("%s is already locked%s. Nothing was changed: pass --force to replace the lock with yours, or -m with a new message", o.id, by)
-}
-
-// expandTags turns --tag-all into a filter per container, and checks that
-// named containers exist.
-func (o *Options) expandTags(w workload.Workload) (workload.PolicyChange, error) {
-	change := o.change
-	if change.Tags == nil {
-		return change, nil
-	}
-	tags := map[string]string{}
-	if o.TagAll != "" {
-		for _, c := range w.Containers {
-			tags[c.Name] = o.TagAll
-		}
-	}
-	for name, pattern := range change.Tags {
-		if _, ok := w.Container(name); !ok {
-			names := make([]string, len(w.Containers))
-			for i, c := range w.Containers {
-				names[i] = c.Name
-			}
-			sort.Strings(names)
-			return change, fmt.Errorf("%s has no container %q: it has %s", w.ID, name, strings.Join(names, ", "))
-		}
-		tags[name] = pattern
-	}
-	change.Tags = tags
-	return change, nil
-}
-
-// policyUpdates turns a policy change into the updates that Flux v1's
-// updaters took: a policy name without prefix and its value, "" to remove.
-func policyUpdates(c workload.PolicyChange) []generate.PolicyUpdate {
-	var out []generate.PolicyUpdate
-	set := func(policy, value string) { out = append(out, generate.PolicyUpdate{Policy: policy, Value: value}) }
-	if c.Automated != nil {
-		set("automated", map[bool]string{true: "true"}[*c.Automated])
-	}
-	if c.Locked != nil {
-		if *c.Locked {
-			set("locked", "true")
-			set("locked_user", c.LockedUser)
-			set("locked_msg", c.LockedMsg)
-		} else {
-			set("locked", "")
-			set("locked_user", "")
-			set("locked_msg", "")
-		}
-	}
-	containers := make([]string, 0, len(c.Tags))
-	for name := range c.Tags {
-		containers = append(containers, name)
-	}
-	sort.Strings(containers)
-	for _, name := range containers {
-		pattern := c.Tags[name]
-		if pattern == "*" || pattern == "glob:*" {
-			pattern = ""
-		}
-		set("tag."+name, pattern)
-	}
-	return out
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/apply"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/session"
 )
 
 const example = `  # Sync the manifests under deploy/ of a remote repository's main branch
@@ -44,6 +45,7 @@ type Options struct {
 	Concurrency    int
 	Output         string
 
+	session *session.Session
 	factory kcmdutil.Factory
 	genericiooptions.IOStreams
 }
@@ -68,6 +70,9 @@ revision has no objects and would prune the whole set (--allow-empty).`,
 		Example: example,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(cmd); err != nil {
+				return err
+			}
 			if err := o.Validate(); err != nil {
 				return err
 			}
@@ -76,8 +81,8 @@ revision has no objects and would prune the whole set (--allow-empty).`,
 		},
 	}
 	o.Source.AddFlags(cmd)
-	AddApplyFlags(cmd, &o.Prune, &o.ForceConflicts, &o.Concurrency)
-	AddOwnershipFlags(cmd, &o.Adopt, &o.AllowEmpty)
+	syncflags.AddApplyFlags(cmd, &o.Prune, &o.ForceConflicts, &o.Concurrency)
+	syncflags.AddOwnershipFlags(cmd, &o.Adopt, &o.AllowEmpty)
 	cmd.Flags().StringVar(&o.DryRun, "dry-run", "none", `"server" sends every change as a server-side dry run and changes nothing; "none" applies.`)
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = "server"
 	cmd.Flags().BoolVar(&o.Wait, "wait", false, "Wait until what was applied is ready (rolled out, complete, established).")
@@ -86,26 +91,21 @@ revision has no objects and would prune the whole set (--allow-empty).`,
 	return cmd
 }
 
-// AddApplyFlags registers the flags sync and diff share.
-func AddApplyFlags(cmd *cobra.Command, prune, force *bool, concurrency *int) {
-	cmd.Flags().BoolVar(prune, "prune", true, "Delete the set's objects that are no longer in the repository.")
-	cmd.Flags().BoolVar(force, "force-conflicts", false, "Take over fields that other field managers own.")
-	cmd.Flags().IntVar(concurrency, "concurrency", 16, "Requests in flight at once within a stage.")
-}
-
-// AddOwnershipFlags registers the flags that let sync and diff go past the
-// refusals of a sync set's ownership rules. watch has neither: taking objects
-// over and emptying a set are one-off decisions of a person.
-func AddOwnershipFlags(cmd *cobra.Command, adopt, allowEmpty *bool) {
-	cmd.Flags().BoolVar(adopt, "adopt", false, "Take over objects of the repository that exist in the cluster outside any sync set (made by hand, by Helm, by Flux): they get the set's label, and are pruned with it when they leave the repository. Without it they are refused before anything is written. Objects of another sync set and ApplySet parents are refused either way.")
-	cmd.Flags().BoolVar(allowEmpty, "allow-empty", false, "Sync a revision that renders no objects although the set has some, pruning every object of the set. Without it such a sync is refused before anything is written.")
+// Complete builds the session from the flags and the environment.
+func (o *Options) Complete(cmd *cobra.Command) error {
+	opts, err := o.Source.Options(cmd, o.ErrOut)
+	if err != nil {
+		return err
+	}
+	if err := opts.RequireName(); err != nil {
+		return err
+	}
+	o.session = session.New(o.factory, opts)
+	return nil
 }
 
 // Validate checks the flags.
 func (o *Options) Validate() error {
-	if err := o.Source.Validate(); err != nil {
-		return err
-	}
 	if o.DryRun != "none" && o.DryRun != "server" {
 		return fmt.Errorf("--dry-run=%q is not supported: use --dry-run=server (a client-side dry run cannot validate against the cluster)", o.DryRun)
 	}
@@ -113,20 +113,6 @@ func (o *Options) Validate() error {
 		return errors.New("--concurrency must be at least 1")
 	}
 	return cmdutil.ValidateOutput(o.Output, "json", "yaml")
-}
-
-// Report is what -o json prints.
-type Report struct {
-	Name     string `json:"name"`
-	Repo     string `json:"repo"`
-	Ref      string `json:"ref,omitempty"`
-	Path     string `json:"path,omitempty"`
-	Revision string `json:"revision"`
-	*apply.Result
-
-	// waited is how long --wait waited, for a summary of what was not
-	// ready then.
-	waited time.Duration
 }
 
 // waitReporter shows, while sync waits, what is not ready yet and why: on a
@@ -172,98 +158,38 @@ func describePending(pending []apply.Pending) string {
 // Run syncs.
 func (o *Options) Run(ctx context.Context) error {
 	progress := cmdutil.NewProgress(o.ErrOut)
-	progress.Status("reading the repository and the cluster")
-	p, err := o.Source.Prepare(ctx, o.factory)
-	if err != nil {
-		progress.Done()
-		return err
-	}
-	progress.Done()
-	NoteUncommitted(o.ErrOut, p, "sync")
-	progress.Status(fmt.Sprintf("applying revision %s: %d objects", p.Snapshot.Revision, len(p.Plan.Items)))
-	total := len(p.Plan.Items)
-	done := 0
-	res, err := apply.Sync(ctx, p.Client, p.Set, p.Plan, apply.Options{
-		ForceConflicts: o.ForceConflicts,
-		DryRun:         o.DryRun == "server",
-		Prune:          o.Prune,
-		Adopt:          o.Adopt,
-		AllowEmpty:     o.AllowEmpty,
-		Wait:           o.Wait,
-		Timeout:        o.Timeout,
-		Concurrency:    o.Concurrency,
-		Revision:       p.Snapshot.Revision,
-		Source:         p.Source,
-		OnWait:         o.waitReporter(progress),
-		OnLine: func(apply.Line) {
-			done++
-			progress.Status(fmt.Sprintf("applying revision %.12s: %d/%d", p.Snapshot.Revision, done, total))
+	res, err := o.session.Sync(ctx, session.SyncRequest{
+		Apply: apply.Options{
+			ForceConflicts: o.ForceConflicts,
+			DryRun:         o.DryRun == "server",
+			Prune:          o.Prune,
+			Adopt:          o.Adopt,
+			AllowEmpty:     o.AllowEmpty,
+			Wait:           o.Wait,
+			Timeout:        o.Timeout,
+			Concurrency:    o.Concurrency,
+			OnWait:         o.waitReporter(progress),
 		},
+		Progress: cmdutil.SessionProgress(progress, o.ErrOut),
 	})
 	progress.Done()
-	if err != nil {
+	var failed *session.FailedError
+	if err != nil && !errors.As(err, &failed) {
 		return err
 	}
-	report := Report{Name: o.Source.Name, Repo: p.Source.Repo, Ref: p.Source.Ref, Path: p.Source.Path, Revision: p.Snapshot.Revision, Result: res, waited: o.Timeout}
 	if o.Output != "" {
-		if err := cmdutil.PrintObject(o.Out, o.Output, report); err != nil {
+		if err := cmdutil.PrintObject(o.Out, o.Output, res); err != nil {
 			return err
 		}
-	} else {
-		PrintLines(o.Out, res)
-		PrintSummary(o.Out, report)
-		if res.Counts.Failed == 0 && len(res.NotReady) > 0 {
-			// The summary said it: exit 1 without saying it again.
-			return &cmdutil.ExitError{Code: 1}
-		}
+		return err
 	}
-	if res.Failed() {
-		return Failure(res)
+	PrintLines(o.Out, res.Result)
+	PrintSummary(o.Out, res, o.Timeout)
+	if res.Counts.Failed == 0 && len(res.NotReady) > 0 {
+		// The summary said it: exit 1 without saying it again.
+		return &cmdutil.ExitError{Code: 1}
 	}
-	return nil
-}
-
-// NoteUncommitted says in one line on w when the work tree of a local
-// source has uncommitted changes under the path: verb (sync, diff) reads
-// the commit only. A failure to look is no failure of the run: it says
-// nothing then.
-func NoteUncommitted(w io.Writer, p *syncflags.Prepared, verb string) {
-	if p.Repository == nil {
-		return
-	}
-	files, wt, err := p.Repository.Uncommitted(p.Snapshot.Revision, p.Source.Path)
-	if err != nil || len(files) == 0 {
-		return
-	}
-	where := wt + " has uncommitted changes"
-	if dir := strings.Trim(p.Source.Path, "/"); dir != "" && dir != "." {
-		where = dir + "/ has uncommitted changes in " + wt
-	}
-	shown := files
-	more := ""
-	if len(shown) > 3 {
-		shown, more = shown[:3], fmt.Sprintf(" and %d more", len(files)-3)
-	}
-	fmt.Fprintf(w, "note: %s (%s%s); %s reads commit %.7s only\n", where, strings.Join(shown, ", "), more, verb, p.Snapshot.Revision)
-}
-
-// Failure is the error for a run in which objects failed or did not become
-// ready; the lines above it say which.
-func Failure(res *apply.Result) error {
-	var errs []error
-	for _, l := range res.Lines {
-		if l.Action == apply.Failed {
-			errs = append(errs, fmt.Errorf("%s (%s): %s", l.Object, l.Origin, l.Message))
-		}
-	}
-	for _, n := range res.NotReady {
-		errs = append(errs, fmt.Errorf("not ready: %s", n))
-	}
-	what := "the revision was not recorded as synced"
-	if res.DryRun {
-		what = "nothing was changed (dry run)"
-	}
-	return fmt.Errorf("%w\n%d object(s) failed, %d not ready; %s", errors.Join(errs...), res.Counts.Failed, len(res.NotReady), what)
+	return err
 }
 
 // PrintLines writes a line per object.
@@ -284,8 +210,8 @@ func PrintLines(w io.Writer, res *apply.Result) {
 	}
 }
 
-// PrintSummary writes the closing line.
-func PrintSummary(w io.Writer, r Report) {
+// PrintSummary writes the closing line; waited is how long --wait waited.
+func PrintSummary(w io.Writer, r *session.SyncResult, waited time.Duration) {
 	c := r.Counts
 	verb := "synced"
 	if r.DryRun {
@@ -304,8 +230,8 @@ func PrintSummary(w io.Writer, r Report) {
 			nr = append(nr, fmt.Sprintf("%s (%s)", id, strings.TrimSuffix(why, ": ")))
 		}
 		after := ""
-		if r.waited > 0 {
-			after = " after " + r.waited.String()
+		if waited > 0 {
+			after = " after " + waited.String()
 		}
 		fmt.Fprintf(w, "applied %s@%s (%s) to sync set %s: %d created, %d configured, %d unchanged, %d pruned in %s, but not ready%s: %s; the revision is not recorded as synced\n",
 			ref, r.Revision, r.Repo, r.Name, c.Created, c.Configured, c.Unchanged, c.Pruned, r.Duration.Round(time.Millisecond), after, strings.Join(nr, ", "))

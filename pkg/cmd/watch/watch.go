@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -15,21 +14,17 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	kcmdutil "k8s.io/kubectl/pkg/cmd/util"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/apply"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/images"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/session"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/source"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/sourcetrust"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/version"
 	engine "github.com/kubectl-gitops/kubectl-gitops/pkg/watch"
 )
 
@@ -53,6 +48,7 @@ type Options struct {
 	ImagesInterval time.Duration
 	LogFormat      string
 
+	session *session.Session
 	factory kcmdutil.Factory
 	genericiooptions.IOStreams
 }
@@ -95,6 +91,9 @@ JSON lines with --log-format json.`,
 		Example: example,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(cmd); err != nil {
+				return err
+			}
 			if err := o.Validate(); err != nil {
 				return err
 			}
@@ -114,11 +113,21 @@ JSON lines with --log-format json.`,
 	return cmd
 }
 
-// Validate checks the flags.
-func (o *Options) Validate() error {
-	if err := o.Source.Validate(); err != nil {
+// Complete builds the session from the flags and the environment.
+func (o *Options) Complete(cmd *cobra.Command) error {
+	opts, err := o.Source.Options(cmd, o.ErrOut)
+	if err != nil {
 		return err
 	}
+	if err := opts.RequireName(); err != nil {
+		return err
+	}
+	o.session = session.New(o.factory, opts)
+	return nil
+}
+
+// Validate checks the flags.
+func (o *Options) Validate() error {
 	if o.Interval < time.Second {
 		return fmt.Errorf("--interval %s is too short: give at least 1s", o.Interval)
 	}
@@ -141,8 +150,8 @@ func (o *Options) Run(ctx context.Context) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGHUP)
 	defer stop()
 
-	client, namespace, err := syncflags.NewClient(o.factory)
-	if err != nil {
+	sess := o.session
+	if err := sess.Connect(); err != nil {
 		return err
 	}
 	cfg, err := o.factory.ToRESTConfig()
@@ -155,15 +164,14 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w := &wiring{o: o, client: client, namespace: namespace, trust: syncflags.NewTrust(o.factory, o.Source.Name, namespace)}
-	if err := w.checkSource(ctx); err != nil {
+	if err := sess.CheckSource(ctx); err != nil {
 		return err
 	}
 	// A recorded source that is not confirmed on this machine ends the
 	// watch: waiting cannot confirm it, only the operator can.
 	ctx, refuse := context.WithCancelCause(ctx)
 	defer refuse(nil)
-	w.refuse = refuse
+	w := &wiring{o: o, session: sess, refuse: refuse}
 
 	display := engine.NewDisplay(o.displayOptions())
 	defer display.Close()
@@ -174,23 +182,14 @@ func (o *Options) Run(ctx context.Context) error {
 		Interval: o.Interval,
 		Lock: &engine.Lease{
 			Client:    leaseClient.CoordinationV1(),
-			Namespace: namespace,
+			Namespace: sess.Namespace(),
 			Name:      engine.LeaseName(o.Source.Name),
 			Holder:    engine.Identity(),
 		},
 		ImagesInterval: o.ImagesInterval,
 	}
 	if o.Images {
-		loop.Images = func(ctx context.Context) (string, error) {
-			flags := o.Source
-			if flags.Repo == "" && w.spec != nil {
-				// The source fetched, checked when it was resolved: the
-				// record is not read again, so a later edit of it changes
-				// nothing.
-				flags.Repo, flags.Ref, flags.Path = w.src.Repo, w.src.Ref, w.src.Path
-			}
-			return images.Automate(ctx, o.factory, flags, io.Discard)
-		}
+		loop.Images = w.images
 	}
 	if err := loop.Run(ctx); err != nil {
 		return err
@@ -241,211 +240,77 @@ func (o *Options) displayOptions() engine.DisplayOptions {
 	return opts
 }
 
-// wiring connects the loop to git and the cluster. Its methods are called
-// by the loop, one at a time.
+// wiring connects the loop to the session's use cases. Its methods are
+// called by the loop, one at a time.
 type wiring struct {
-	o         *Options
-	client    *apply.Client
-	namespace string
-
-	trust  syncflags.Trust         // the sources confirmed on this machine
-	refuse context.CancelCauseFunc // ends the watch with its cause
-	spec   *source.Spec            // resolved at the first fetch
-	src    applyset.Source         // what the record says the source is
-	repo   *source.Repository      // as last fetched
+	o       *Options
+	session *session.Session
+	refuse  context.CancelCauseFunc // ends the watch with its cause
 }
 
-func (w *wiring) load(ctx context.Context) (*applyset.Set, error) {
-	return applyset.Load(ctx, w.client.Kube.CoreV1(), w.o.Source.Name, w.namespace, version.Version())
-}
-
-// checkSource fails at once when no --repo is given and the set, read from
-// a reachable cluster, has no recorded source, or one that is not confirmed
-// on this machine: retrying could not help.
-func (w *wiring) checkSource(ctx context.Context) error {
-	if w.o.Source.Repo != "" {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	set, err := w.load(ctx)
-	if err != nil {
-		return nil // the loop reports it and retries
-	}
-	_, _, err = w.o.Source.Spec(set.Record.Source, w.trust)
-	return err
-}
-
-// fetch brings the source up to date and returns the head's revision.
+// fetch brings the source up to date and returns the head's revision. The
+// source is resolved at the first fetch and kept: the set's record is not
+// read again, so a later edit of it changes nothing.
 func (w *wiring) fetch(ctx context.Context) (string, error) {
-	if w.spec == nil {
-		var recorded applyset.Source
-		if w.o.Source.Repo == "" {
-			set, err := w.load(ctx)
-			if err != nil {
-				return "", err
-			}
-			recorded = set.Record.Source
-		}
-		spec, src, err := w.o.Source.Spec(recorded, w.trust)
-		if errors.Is(err, sourcetrust.ErrNotConfirmed) && w.refuse != nil {
-			w.refuse(err)
-		}
-		if err != nil {
-			return "", err
-		}
-		w.spec, w.src = &spec, src
+	rev, err := w.session.Fetch(ctx)
+	if errors.Is(err, sourcetrust.ErrNotConfirmed) && w.refuse != nil {
+		w.refuse(err)
 	}
-	repo, err := source.OpenRepository(ctx, *w.spec)
-	if err != nil {
-		return "", err
-	}
-	snap, err := repo.Snapshot(w.spec.Ref)
-	if err != nil {
-		return "", err
-	}
-	if w.repo == nil {
-		w.o.Source.Confirm(w.trust, w.src)
-	}
-	w.repo = repo
-	return snap.Revision, nil
+	return rev, err
 }
 
 // sync makes the cluster match rev. When rev is what the set's record says
-// the cluster holds, it first looks, as a server-side dry run, and writes
-// only if something differs: a check that finds no drift writes nothing.
-// Objects that changed neither in git nor in the cluster are skipped by
-// apply without a request.
+// the cluster holds, it first checks for drift, as a server-side dry run,
+// and syncs only if something differs: a check that finds no drift writes
+// nothing. Objects that changed neither in git nor in the cluster are
+// skipped by apply without a request.
 func (w *wiring) sync(ctx context.Context, rev string) (engine.Report, error) {
 	start := time.Now()
 	rep := engine.Report{Revision: rev}
-	set, err := w.load(ctx)
-	if err != nil {
-		return rep, err
-	}
-	rep.Previous = set.Record.LastSyncedRevision
-	if w.repo == nil {
-		return rep, errors.New("the repository was not fetched yet")
-	}
-	snap, err := w.repo.Snapshot(rev)
-	if err != nil {
-		return rep, err
-	}
-	rep.Subject = snap.Subject
-	dir := strings.Trim(w.src.Path, "/")
-	if dir == "" {
-		dir = "."
-	}
-	renderOpts, err := w.o.Source.RenderOptions(rev, w.namespace)
-	if err != nil {
-		return rep, err
-	}
-	objects, err := render.RenderWith(ctx, snap.FS, dir, renderOpts)
-	if err != nil {
-		if ctx.Err() != nil {
-			return rep, ctx.Err()
-		}
-		if badManifests(err) {
-			err = &engine.BadRevisionError{Revision: rev, Err: err}
-		}
-		return rep, err
-	}
-	plan, err := w.plan(objects, set.ID)
-	if err != nil {
-		if ctx.Err() == nil && !transient(err) {
-			err = &engine.BadRevisionError{Revision: rev, Err: err}
-		}
-		return rep, err
-	}
-	opts := apply.Options{
+	req := session.SyncRequest{Revision: rev, Apply: apply.Options{
 		ForceConflicts: w.o.ForceConflicts,
 		Prune:          w.o.Prune,
 		Concurrency:    w.o.Concurrency,
-		Revision:       rev,
-		Source:         w.src,
-	}
-	if set.Exists && rev == set.Record.LastSyncedRevision && set.Record.Source == w.src && lastSucceeded(set.Record) {
-		check := opts
-		check.DryRun = true
-		res, err := apply.Sync(ctx, w.client, set, plan, check)
-		if err != nil {
-			return rep, refusedRevision(rev, err)
-		}
-		if !res.Changed() && !res.Failed() {
-			fill(&rep, res, start)
-			rep.Checked = true
-			return rep, nil
-		}
-	}
-	res, err := apply.Sync(ctx, w.client, set, plan, opts)
-	if res != nil {
-		fill(&rep, res, start)
-	}
+	}}
+	d, err := w.session.Drift(ctx, req)
 	if err != nil {
-		return rep, refusedRevision(rev, err)
+		return rep, badRevision(err)
 	}
-	if res.Failed() {
-		return rep, failure(res)
+	rep.Previous, rep.Subject = d.Previous, d.Subject
+	if d.Recorded && !d.Drifted {
+		fill(&rep, d.Result, start)
+		rep.Checked = true
+		return rep, nil
 	}
-	return rep, nil
+	res, err := w.session.Sync(ctx, req)
+	if res != nil && res.Result != nil {
+		fill(&rep, res.Result, start)
+	}
+	return rep, badRevision(err)
 }
 
-// refusedRevision makes a bad revision of a sync refused for what the
-// revision holds: no objects while the set has some (watch never empties a
-// set, and has no --allow-empty), or an ApplySet's parent. The loop skips it
-// and keeps the cluster at the last good revision. Other refusals depend on
-// the cluster (an object outside the set, another set's object) and are
-// retried.
-func refusedRevision(rev string, err error) error {
-	if errors.Is(err, apply.ErrEmpty) || errors.Is(err, apply.ErrParent) {
-		return &engine.BadRevisionError{Revision: rev, Err: err}
+// images runs image automation as images --update does, and returns the
+// revision it committed ("" when nothing changed).
+func (w *wiring) images(ctx context.Context) (string, error) {
+	up, err := w.session.UpdateImages(ctx, session.ImagesRequest{})
+	if err != nil {
+		return "", err
+	}
+	return up.Commit.Revision, nil
+}
+
+// badRevision makes a revision that cannot be synced as it is a bad
+// revision of the loop, which skips it until the head moves.
+func badRevision(err error) error {
+	var re *session.RevisionError
+	if errors.As(err, &re) && re.Bad() {
+		return &engine.BadRevisionError{Revision: re.Revision, Err: re.Err}
 	}
 	return err
-}
-
-// plan checks the objects into a plan. A kind the cluster does not know is
-// looked up again with fresh discovery (a CRD may have been installed since
-// it was cached) before the revision is called bad.
-func (w *wiring) plan(objects []render.Object, setID string) (*apply.Plan, error) {
-	opts := apply.PlanOptions{DefaultNamespace: w.namespace, SetID: setID}
-	plan, err := apply.NewPlan(objects, w.client.Mapper, opts)
-	if err == nil || transient(err) {
-		return plan, err
-	}
-	m, ok := w.client.Mapper.(meta.ResettableRESTMapper)
-	if !ok {
-		return nil, err
-	}
-	m.Reset()
-	return apply.NewPlan(objects, w.client.Mapper, opts)
-}
-
-func lastSucceeded(r applyset.Record) bool {
-	return len(r.History) > 0 && r.History[0].Outcome == applyset.OutcomeSucceeded
 }
 
 func fill(rep *engine.Report, res *apply.Result, start time.Time) {
 	rep.Counts = res.Counts
-	rep.Changes = nil
-	for _, l := range res.Lines {
-		switch l.Action {
-		case apply.Created, apply.Configured, apply.Pruned:
-			rep.Changes = append(rep.Changes, l.Object.String()+" "+string(l.Action))
-		}
-	}
+	rep.Changes = session.Changes(res)
 	rep.Duration = time.Since(start)
-}
-
-// failure names the objects that failed.
-func failure(res *apply.Result) error {
-	var msgs []string
-	for _, l := range res.Lines {
-		if l.Action == apply.Failed {
-			msgs = append(msgs, fmt.Sprintf("%s (%s): %s", l.Object, l.Origin, l.Message))
-		}
-	}
-	for _, n := range res.NotReady {
-		msgs = append(msgs, "not ready: "+n)
-	}
-	return fmt.Errorf("%d object(s) failed: %s", res.Counts.Failed, strings.Join(msgs, "; "))
 }

@@ -5,7 +5,6 @@ package workloads
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -17,7 +16,7 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/images"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/session"
 )
 
 // Options are the workloads command's options.
@@ -27,6 +26,7 @@ type Options struct {
 	Output        string
 
 	namespace string
+	session   *session.Session
 	factory   kcmdutil.Factory
 	genericiooptions.IOStreams
 }
@@ -56,7 +56,7 @@ func NewCmdWorkloads(f kcmdutil.Factory, streams genericiooptions.IOStreams) *co
   kubectl gitops workloads --repo . -n demo -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
+			if err := o.Complete(cmd); err != nil {
 				return err
 			}
 			cmd.SilenceUsage = true
@@ -71,34 +71,27 @@ func NewCmdWorkloads(f kcmdutil.Factory, streams genericiooptions.IOStreams) *co
 	return cmd
 }
 
-// Complete checks the flags.
-func (o *Options) Complete() error {
-	if o.Source.Repo == "" && o.Source.Name == "" {
-		return errors.New("--repo is required (or --name of a sync set whose recorded source to use)")
-	}
-	ns, _, err := o.factory.ToRawKubeConfigLoader().Namespace()
+// Complete checks the flags and builds the session.
+func (o *Options) Complete(cmd *cobra.Command) error {
+	opts, err := o.Source.Options(cmd, o.ErrOut)
 	if err != nil {
-		ns = "default"
+		return err
 	}
-	o.namespace = ns
+	if err := opts.RequireSource(); err != nil {
+		return err
+	}
+	o.session = session.New(o.factory, opts)
+	o.namespace = o.session.Namespace()
 	return cmdutil.ValidateOutput(o.Output, "json", "yaml")
 }
 
 // Run lists.
 func (o *Options) Run(ctx context.Context) error {
-	_, snap, path, err := syncflags.OpenSource(ctx, &o.Source, o.factory)
+	list, err := o.session.Workloads(ctx)
 	if err != nil {
 		return err
 	}
-	gen, err := o.Source.GenerateOptions(snap.Revision, o.namespace)
-	if err != nil {
-		return err
-	}
-	tree := images.Tree{FS: snap.FS, Dir: path, Namespace: o.namespace, Generate: gen}
-	found, err := tree.Workloads(ctx)
-	if err != nil {
-		return fmt.Errorf("revision %.12s: %w", snap.Revision, err)
-	}
+	found := list.Found
 	var rows []Row
 	elsewhere := map[string]int{} // workloads of other namespaces, by namespace
 	for _, w := range found {

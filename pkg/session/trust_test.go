@@ -1,4 +1,4 @@
-package syncflags
+package session
 
 import (
 	"errors"
@@ -7,23 +7,35 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/source"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/sourcetrust"
 )
 
-// flags parses args as a command with the sync flags would.
-func flags(t *testing.T, args ...string) *Flags {
+// flags returns the options that the command line args give, as the
+// command layer makes them: --name, --repo, --ref and --path, the ref and
+// path named when given; the password is always "s3cret".
+func flags(t *testing.T, args ...string) Options {
 	t.Helper()
-	f := &Flags{}
-	cmd := &cobra.Command{Use: "sync", RunE: func(*cobra.Command, []string) error { return nil }}
-	f.AddFlags(cmd)
-	if err := cmd.ParseFlags(args); err != nil {
-		t.Fatal(err)
+	o := Options{Auth: source.Auth{Password: "s3cret"}}
+	for i := 0; i+1 < len(args); i += 2 {
+		switch v := args[i+1]; args[i] {
+		case "--name":
+			o.Name = v
+		case "--repo":
+			o.Source.Repo, o.Named.Repo = v, true
+		case "--ref":
+			o.Source.Ref, o.Named.Ref = v, true
+		case "--path":
+			o.Source.Path, o.Named.Path = v, true
+		default:
+			t.Fatalf("unknown flag %s", args[i])
+		}
 	}
-	return f
+	return o
 }
+
+func sessionFor(o Options) *Session { return &Session{opts: o} }
 
 func newTrust(t *testing.T) Trust {
 	t.Helper()
@@ -34,13 +46,12 @@ func newTrust(t *testing.T) Trust {
 }
 
 func TestSpecUsesARecordedSourceOnlyWhenConfirmed(t *testing.T) {
-	t.Setenv(PasswordEnv, "s3cret")
 	recorded := applyset.Source{Repo: "https://git.example.com/team/web.git", Ref: "main", Path: "deploy"}
 	attacker := applyset.Source{Repo: "https://attacker.example/evil.git", Ref: "main", Path: "deploy"}
 
 	trust := newTrust(t)
 	f := flags(t, "--name", "web")
-	spec, _, err := f.Spec(recorded, trust)
+	spec, _, err := sessionFor(f).Spec(recorded, trust)
 	if !errors.Is(err, sourcetrust.ErrNotConfirmed) {
 		t.Fatalf("Spec of an unconfirmed record: %v; want a refusal", err)
 	}
@@ -55,19 +66,21 @@ func TestSpecUsesARecordedSourceOnlyWhenConfirmed(t *testing.T) {
 
 	// The operator names it: it is used, and confirmed once opened.
 	named := flags(t, "--name", "web", "--repo", recorded.Repo, "--ref", "main", "--path", "deploy")
-	_, src, err := named.Spec(applyset.Source{}, trust)
+	_, src, err := sessionFor(named).Spec(applyset.Source{}, trust)
 	if err != nil {
 		t.Fatal(err)
 	}
-	named.Confirm(trust, src)
+	if err := trust.Confirm(src); err != nil {
+		t.Fatal(err)
+	}
 
-	spec, src, err = f.Spec(recorded, trust)
+	spec, src, err = sessionFor(f).Spec(recorded, trust)
 	if err != nil || src != recorded || spec.Repo != recorded.Repo || spec.Auth.Password != "s3cret" {
 		t.Fatalf("Spec of the confirmed record: %+v, %+v, %v", spec, src, err)
 	}
 
 	// The record is changed in the cluster: refused, showing both.
-	_, _, err = f.Spec(attacker, trust)
+	_, _, err = sessionFor(f).Spec(attacker, trust)
 	if !errors.Is(err, sourcetrust.ErrNotConfirmed) {
 		t.Fatalf("Spec of a changed record: %v; want a refusal", err)
 	}
@@ -80,17 +93,17 @@ func TestSpecUsesARecordedSourceOnlyWhenConfirmed(t *testing.T) {
 	// A changed path or ref is refused too, unless the operator names it.
 	moved := recorded
 	moved.Path = "other"
-	if _, _, err := f.Spec(moved, trust); !errors.Is(err, sourcetrust.ErrNotConfirmed) {
+	if _, _, err := sessionFor(f).Spec(moved, trust); !errors.Is(err, sourcetrust.ErrNotConfirmed) {
 		t.Fatalf("Spec of a record with another path: %v; want a refusal", err)
 	}
-	if _, src, err := flags(t, "--name", "web", "--path", "staging").Spec(moved, trust); err != nil || src.Path != "staging" {
+	if _, src, err := sessionFor(flags(t, "--name", "web", "--path", "staging")).Spec(moved, trust); err != nil || src.Path != "staging" {
 		t.Fatalf("Spec with --path over a recorded path: %+v, %v", src, err)
 	}
 
 	// Credentials in a recorded URL never reach the spec.
 	withCreds := recorded
 	withCreds.Repo = "https://user:pw@git.example.com/team/web.git"
-	spec, _, err = f.Spec(withCreds, trust)
+	spec, _, err = sessionFor(f).Spec(withCreds, trust)
 	if err != nil || strings.Contains(spec.Repo, "pw") {
 		t.Fatalf("Spec of a recorded URL with credentials: %q, %v", spec.Repo, err)
 	}
@@ -100,28 +113,28 @@ func TestSpecOfARecordedLocalPathNeedsConfirmingToo(t *testing.T) {
 	trust := newTrust(t)
 	dir := t.TempDir()
 	f := flags(t, "--name", "web")
-	if _, _, err := f.Spec(applyset.Source{Repo: dir}, trust); !errors.Is(err, sourcetrust.ErrNotConfirmed) {
+	if _, _, err := sessionFor(f).Spec(applyset.Source{Repo: dir}, trust); !errors.Is(err, sourcetrust.ErrNotConfirmed) {
 		t.Fatalf("Spec of a recorded local path: %v; want a refusal", err)
 	}
 	if err := trust.Store.Confirm(trust.Key, applyset.Source{Repo: dir}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.Spec(applyset.Source{Repo: dir}, trust); err != nil {
+	if _, _, err := sessionFor(f).Spec(applyset.Source{Repo: dir}, trust); err != nil {
 		t.Fatalf("Spec of the confirmed local path: %v", err)
 	}
-	if _, _, err := f.Spec(applyset.Source{Repo: filepath.Join(dir, "..")}, trust); !errors.Is(err, sourcetrust.ErrNotConfirmed) {
+	if _, _, err := sessionFor(f).Spec(applyset.Source{Repo: filepath.Join(dir, "..")}, trust); !errors.Is(err, sourcetrust.ErrNotConfirmed) {
 		t.Fatalf("Spec of another local path: %v; want a refusal", err)
 	}
 }
 
 func TestSpecWithoutAStoreRefusesARecordedSource(t *testing.T) {
 	trust := Trust{Key: sourcetrust.Key{Namespace: "demo", Set: "web"}, err: errors.New("$HOME is not defined")}
-	_, _, err := flags(t, "--name", "web").Spec(applyset.Source{Repo: "https://git.example.com/x.git"}, trust)
+	_, _, err := sessionFor(flags(t, "--name", "web")).Spec(applyset.Source{Repo: "https://git.example.com/x.git"}, trust)
 	if err == nil || !strings.Contains(err.Error(), "$HOME is not defined") || !strings.Contains(err.Error(), "pass --repo") {
 		t.Fatalf("Spec without a store: %v; want a refusal saying why", err)
 	}
 	// A repository named by flag needs no store.
-	if _, _, err := flags(t, "--name", "web", "--repo", "https://git.example.com/x.git").Spec(applyset.Source{}, trust); err != nil {
+	if _, _, err := sessionFor(flags(t, "--name", "web", "--repo", "https://git.example.com/x.git")).Spec(applyset.Source{}, trust); err != nil {
 		t.Fatalf("Spec with --repo and no store: %v", err)
 	}
 }
