@@ -154,7 +154,10 @@ func newSession(t *testing.T, factory kcmdutil.Factory, opts Options, c *fakeClu
 		t.Fatal(err)
 	}
 	s := New(factory, opts)
-	s.cluster, s.namespace = c, "demo"
+	if c != nil {
+		s.cluster = c
+	}
+	s.namespace = "demo"
 	return s
 }
 
