@@ -3,11 +3,13 @@
 package cmdutil
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	"sigs.k8s.io/yaml"
 )
@@ -61,4 +63,27 @@ func PrintObject(w io.Writer, output string, v any) error {
 func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Runner is a command's options, kubectl-style: completed from the flags,
+// validated, then run.
+type Runner interface {
+	Complete(cmd *cobra.Command) error
+	Validate() error
+	Run(ctx context.Context) error
+}
+
+// RunE runs o as a cobra command does: Complete, Validate, then Run. Usage
+// is printed for errors of the first two only.
+func RunE(o Runner) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		if err := o.Complete(cmd); err != nil {
+			return err
+		}
+		if err := o.Validate(); err != nil {
+			return err
+		}
+		cmd.SilenceUsage = true
+		return o.Run(cmd.Context())
+	}
 }

@@ -106,7 +106,7 @@ func WorkloadIDs(f kcmdutil.Factory, flags *syncflags.Flags) cobra.CompletionFun
 		if len(args) > 0 || (flags.Repo == "" && flags.Name == "") {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		sess, err := flags.Session(cmd, f, nil)
+		sess, err := flags.SourceSession(cmd, f, nil)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}

@@ -63,16 +63,7 @@ Exit status: 0 when nothing would change, 1 when something would, 2 or more
 on error.`,
 		Example: example,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(cmd); err != nil {
-				return &cmdutil.ExitError{Code: 2, Err: err}
-			}
-			if err := o.Validate(); err != nil {
-				return &cmdutil.ExitError{Code: 2, Err: err}
-			}
-			cmd.SilenceUsage = true
-			return o.Run(cmd.Context())
-		},
+		RunE:    cmdutil.RunE(o),
 	}
 	o.Source.AddFlags(cmd)
 	syncflags.AddApplyFlags(cmd, &o.Prune, &o.ForceConflicts, &o.Concurrency)
@@ -93,20 +84,19 @@ on error.`,
 
 // Complete builds the session from the flags and the environment.
 func (o *Options) Complete(cmd *cobra.Command) error {
-	opts, err := o.Source.Options(cmd, o.ErrOut)
-	if err != nil {
-		return err
+	var err error
+	if o.session, err = o.Source.SetSession(cmd, o.factory, o.ErrOut); err != nil {
+		return &cmdutil.ExitError{Code: 2, Err: err}
 	}
-	if err := opts.RequireName(); err != nil {
-		return err
-	}
-	o.session = session.New(o.factory, opts)
 	return nil
 }
 
 // Validate checks the flags.
 func (o *Options) Validate() error {
-	return cmdutil.ValidateOutput(o.Output, "json", "yaml")
+	if err := cmdutil.ValidateOutput(o.Output, "json", "yaml"); err != nil {
+		return &cmdutil.ExitError{Code: 2, Err: err}
+	}
+	return nil
 }
 
 // Run diffs. It returns an ExitError with code 1 when something would

@@ -88,8 +88,7 @@ tag, then committed and, for a remote repository, pushed.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	o.Source.AddFlags(cmd)
-	cmd.Flags().Lookup("name").Usage = "Without --repo: the sync set whose recorded source to read (its parent ConfigMap in the namespace of -n), when that source is confirmed on this machine."
+	o.Source.AddGitFlags(cmd)
 	cmd.Flags().Lookup("ref").Usage = "Branch, tag or commit to read. With --update: the branch to commit to (and push to, for a remote). Defaults to HEAD (the remote's default branch)."
 	fl := cmd.Flags()
 	_ = cmd.RegisterFlagCompletionFunc("workload", completion.WorkloadIDs(f, &o.Source))
@@ -108,14 +107,10 @@ tag, then committed and, for a remote repository, pushed.`,
 
 // Complete checks and parses the flags, and builds the session.
 func (o *Options) Complete(cmd *cobra.Command) error {
-	opts, err := o.Source.Options(cmd, o.ErrOut)
-	if err != nil {
+	var err error
+	if o.session, err = o.Source.SourceSession(cmd, o.factory, o.ErrOut); err != nil {
 		return err
 	}
-	if err := opts.RequireSource(); err != nil {
-		return err
-	}
-	o.session = session.New(o.factory, opts)
 	if err := cmdutil.ValidateOutput(o.Output, "json", "yaml"); err != nil {
 		return err
 	}

@@ -115,8 +115,7 @@ the file's own style, in one commit that is pushed for a remote repository.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	o.Source.AddFlags(cmd)
-	cmd.Flags().Lookup("name").Usage = "Without --repo: the sync set whose recorded source to read (its parent ConfigMap in the namespace of -n), when that source is confirmed on this machine."
+	o.Source.AddGitFlags(cmd)
 	cmd.Flags().Lookup("ref").Usage = "Branch to commit the change to (and push it to, for a remote). Defaults to HEAD: the checked-out branch of a local repository, the remote's default branch."
 	cmd.ValidArgsFunction = completion.WorkloadIDs(o.factory, &o.Source)
 	message := "Why: the commit message."
@@ -133,14 +132,10 @@ the file's own style, in one commit that is pushed for a remote repository.`,
 
 // Complete checks the flags and the workload id, and builds the session.
 func (o *Options) Complete(cmd *cobra.Command, arg string) error {
-	opts, err := o.Source.Options(cmd, o.ErrOut)
-	if err != nil {
+	var err error
+	if o.session, err = o.Source.SourceSession(cmd, o.factory, o.ErrOut); err != nil {
 		return err
 	}
-	if err := opts.RequireSource(); err != nil {
-		return err
-	}
-	o.session = session.New(o.factory, opts)
 	if o.Automate && o.Deautomate {
 		return errors.New("--automate and --deautomate exclude each other")
 	}

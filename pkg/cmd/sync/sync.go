@@ -69,16 +69,7 @@ any set (made by hand, by Helm, by Flux: --adopt takes it over), or when the
 revision has no objects and would prune the whole set (--allow-empty).`,
 		Example: example,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(cmd); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			cmd.SilenceUsage = true
-			return o.Run(cmd.Context())
-		},
+		RunE:    cmdutil.RunE(o),
 	}
 	o.Source.AddFlags(cmd)
 	syncflags.AddApplyFlags(cmd, &o.Prune, &o.ForceConflicts, &o.Concurrency)
@@ -92,16 +83,9 @@ revision has no objects and would prune the whole set (--allow-empty).`,
 }
 
 // Complete builds the session from the flags and the environment.
-func (o *Options) Complete(cmd *cobra.Command) error {
-	opts, err := o.Source.Options(cmd, o.ErrOut)
-	if err != nil {
-		return err
-	}
-	if err := opts.RequireName(); err != nil {
-		return err
-	}
-	o.session = session.New(o.factory, opts)
-	return nil
+func (o *Options) Complete(cmd *cobra.Command) (err error) {
+	o.session, err = o.Source.SetSession(cmd, o.factory, o.ErrOut)
+	return err
 }
 
 // Validate checks the flags.

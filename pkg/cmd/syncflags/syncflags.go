@@ -43,6 +43,13 @@ type Flags struct {
 	AllowGenerators bool
 }
 
+// AddGitFlags registers the flags on a command that reads git only: there
+// --name names the set whose recorded source to read.
+func (f *Flags) AddGitFlags(cmd *cobra.Command) {
+	f.AddFlags(cmd)
+	cmd.Flags().Lookup("name").Usage = "Without --repo: the sync set whose recorded source to read (its parent ConfigMap in the namespace of -n), when that source is confirmed on this machine."
+}
+
 // AddFlags registers the flags on a command.
 func (f *Flags) AddFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
@@ -113,10 +120,25 @@ func (f *Flags) Options(cmd *cobra.Command, warnings io.Writer) (session.Options
 	return o, o.Validate()
 }
 
-// Session builds the session of a command from its flags and environment.
-func (f *Flags) Session(cmd *cobra.Command, factory kcmdutil.Factory, warnings io.Writer) (*session.Session, error) {
+// SetSession builds the session of a command that works on a sync set
+// (sync, diff, watch): --name is required.
+func (f *Flags) SetSession(cmd *cobra.Command, factory kcmdutil.Factory, warnings io.Writer) (*session.Session, error) {
+	return f.session(cmd, factory, warnings, session.Options.RequireName)
+}
+
+// SourceSession builds the session of a command that reads git only
+// (images, workloads, the policy commands): --repo, or --name of a set
+// whose recorded source to use, is required.
+func (f *Flags) SourceSession(cmd *cobra.Command, factory kcmdutil.Factory, warnings io.Writer) (*session.Session, error) {
+	return f.session(cmd, factory, warnings, session.Options.RequireSource)
+}
+
+func (f *Flags) session(cmd *cobra.Command, factory kcmdutil.Factory, warnings io.Writer, require func(session.Options) error) (*session.Session, error) {
 	o, err := f.Options(cmd, warnings)
 	if err != nil {
+		return nil, err
+	}
+	if err := require(o); err != nil {
 		return nil, err
 	}
 	return session.New(factory, o), nil

@@ -90,16 +90,7 @@ lines of syncs, corrections and errors. Elsewhere, timestamped log lines, or
 JSON lines with --log-format json.`,
 		Example: example,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(cmd); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			cmd.SilenceUsage = true
-			return o.Run(cmd.Context())
-		},
+		RunE:    cmdutil.RunE(o),
 	}
 	o.Source.AddFlags(cmd)
 	fs := cmd.Flags()
@@ -114,16 +105,9 @@ JSON lines with --log-format json.`,
 }
 
 // Complete builds the session from the flags and the environment.
-func (o *Options) Complete(cmd *cobra.Command) error {
-	opts, err := o.Source.Options(cmd, o.ErrOut)
-	if err != nil {
-		return err
-	}
-	if err := opts.RequireName(); err != nil {
-		return err
-	}
-	o.session = session.New(o.factory, opts)
-	return nil
+func (o *Options) Complete(cmd *cobra.Command) (err error) {
+	o.session, err = o.Source.SetSession(cmd, o.factory, o.ErrOut)
+	return err
 }
 
 // Validate checks the flags.

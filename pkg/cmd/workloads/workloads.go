@@ -63,8 +63,7 @@ func NewCmdWorkloads(f kcmdutil.Factory, streams genericiooptions.IOStreams) *co
 			return o.Run(cmd.Context())
 		},
 	}
-	o.Source.AddFlags(cmd)
-	cmd.Flags().Lookup("name").Usage = "Without --repo: the sync set whose recorded source to read (its parent ConfigMap in the namespace of -n), when that source is confirmed on this machine."
+	o.Source.AddGitFlags(cmd)
 	cmd.Flags().Lookup("ref").Usage = "Branch, tag or commit to read. Defaults to HEAD (the remote's default branch)."
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Workloads of every namespace.")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml.")
@@ -73,14 +72,10 @@ func NewCmdWorkloads(f kcmdutil.Factory, streams genericiooptions.IOStreams) *co
 
 // Complete checks the flags and builds the session.
 func (o *Options) Complete(cmd *cobra.Command) error {
-	opts, err := o.Source.Options(cmd, o.ErrOut)
-	if err != nil {
+	var err error
+	if o.session, err = o.Source.SourceSession(cmd, o.factory, o.ErrOut); err != nil {
 		return err
 	}
-	if err := opts.RequireSource(); err != nil {
-		return err
-	}
-	o.session = session.New(o.factory, opts)
 	o.namespace = o.session.Namespace()
 	return cmdutil.ValidateOutput(o.Output, "json", "yaml")
 }
