@@ -44,9 +44,10 @@ func LeaseName(set string) string {
 }
 
 // Identity returns <user>@<hostname>/<pid>, the holder identity of this
-// process's Lease.
-func Identity() string {
-	name := os.Getenv("USER")
+// process's Lease. The user is the account's name, else fallbackUser (the
+// command passes $USER), else "unknown".
+func Identity(fallbackUser string) string {
+	name := fallbackUser
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		name = u.Username
 	}

@@ -193,7 +193,7 @@ func TestWatchLeaseName(t *testing.T) {
 	if got := LeaseName(long); len(got) > 253 || !strings.HasPrefix(got, "gitops-watch-aaa") || got == LeaseName(long[:252]+"b") {
 		t.Errorf("LeaseName of a long name: %q (%d)", got, len(got))
 	}
-	if id := Identity(); !strings.Contains(id, "@") || !strings.Contains(id, "/") {
+	if id := Identity(""); !strings.Contains(id, "@") || !strings.Contains(id, "/") {
 		t.Errorf("Identity() = %q, want user@host/pid", id)
 	}
 }

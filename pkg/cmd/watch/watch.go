@@ -168,7 +168,7 @@ func (o *Options) Run(ctx context.Context) error {
 			Client:    leaseClient.CoordinationV1(),
 			Namespace: sess.Namespace(),
 			Name:      engine.LeaseName(o.Source.Name),
-			Holder:    engine.Identity(),
+			Holder:    engine.Identity(os.Getenv("USER")),
 		},
 		ImagesInterval: o.ImagesInterval,
 	}
