@@ -10,7 +10,8 @@ import (
 
 // kustomize builds the kustomization in dir, whose kustomization file is
 // named file, and decodes its output. The objects' origin is the
-// kustomization file, without a line.
+// kustomization file, without a line, and the Resource each was loaded
+// from (see trackOrigins).
 //
 // kustomize reads the commit through commitFS: only the files it asks
 // for, each checked with yamlguard.Check. Before it runs, the
@@ -24,10 +25,18 @@ func (r *renderer) kustomize(dir, file string) {
 		r.errs = append(r.errs, errs...)
 		return
 	}
-	m, err := krusty.MakeKustomizer(kustomizeOptions()).Run(fsys, path.Join("/", dir))
+	tracked, asked := trackOrigins(fsys, origin)
+	m, err := krusty.MakeKustomizer(kustomizeOptions()).Run(tracked, path.Join("/", dir))
 	if err != nil {
 		r.fail(origin, fmt.Errorf("kustomize: %w", err))
 		return
+	}
+	files := resourceFiles(m, dir)
+	if !asked {
+		if err := m.RemoveOriginAnnotations(); err != nil {
+			r.fail(origin, fmt.Errorf("kustomize: %w", err))
+			return
+		}
 	}
 	out, err := m.AsYaml()
 	if err != nil {
@@ -36,6 +45,10 @@ func (r *renderer) kustomize(dir, file string) {
 	}
 	// kubectl's -k decodes the YAML output the same way as -f decodes files.
 	objs, errs := decodeFile(origin, out, false)
+	for i := range objs {
+		o := objs[i].Object
+		objs[i].Origin.Resource = files[objectKey{o.GetAPIVersion(), o.GetKind(), o.GetNamespace(), o.GetName()}]
+	}
 	r.objs = append(r.objs, objs...)
 	r.errs = append(r.errs, errs...)
 }

@@ -32,6 +32,10 @@ type Origin struct {
 	// object; File is then the config that declares it, and Line the line
 	// in the generator's output.
 	Generator string
+	// Resource, for an object built by kustomize (File is then the
+	// kustomization file), is the file of the commit kustomize loaded it
+	// from, "" for an object it generated. String does not show it.
+	Resource string
 }
 
 // String returns "file:line", or "file" when the line is unknown; for a
