@@ -14,8 +14,8 @@ import (
 // kustomization, or "").
 func overlayTree(opts string) fstest.MapFS {
 	return fstest.MapFS{
-		"apps/base/kustomization.yaml": {Data: []byte("resources:\n- web.yaml\n- more/\nconfigMapGenerator:\n- name: conf\n  literals: [a=b]\n")},
-		"apps/base/web.yaml":           {Data: []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  annotations:\n    team: a\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.0\n        envFrom: [{configMapRef: {name: conf}}]\n")},
+		"apps/base/kustomization.yaml":      {Data: []byte("resources:\n- web.yaml\n- more/\nconfigMapGenerator:\n- name: conf\n  literals: [a=b]\n")},
+		"apps/base/web.yaml":                {Data: []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  annotations:\n    team: a\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.0\n        envFrom: [{configMapRef: {name: conf}}]\n")},
 		"apps/base/more/kustomization.yaml": {Data: []byte("resources: [db.yaml]\n")},
 		"apps/base/more/db.yaml":            {Data: []byte("apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n  template:\n    spec:\n      containers: [{name: db, image: postgres:16}]\n")},
 		"apps/comp/kustomization.yaml":      {Data: []byte("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [cm.yaml]\nlabels: [{pairs: {tier: web}}]\n")},
