@@ -1,9 +1,12 @@
 package applyset
 
 import (
+	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -81,5 +84,46 @@ func TestIsParent(t *testing.T) {
 		if got := IsParent(tc.labels, tc.annotations); got != tc.want {
 			t.Errorf("%s: IsParent = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestRecordRunsKeepTheirSourceAndRollbackMark(t *testing.T) {
+	var r Record
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r.Add(Source{Repo: "r", Path: "a"}, Run{Revision: "1", Started: start, Outcome: OutcomeSucceeded})
+	r.NextIsRollback = true
+	r.Add(Source{Repo: "r", Path: "b"}, Run{Revision: "2", Started: start, Outcome: OutcomeSucceeded})
+	r.Add(Source{Repo: "r", Path: "c"}, Run{Revision: "3", Started: start, Outcome: OutcomeSucceeded})
+	if got := r.RunSource(r.History[2]); got.Path != "a" {
+		t.Fatalf("the first run's source is %v, want path a", got)
+	}
+	if r.History[2].Rollback || !r.History[1].Rollback || r.History[0].Rollback {
+		t.Fatalf("only the run after NextIsRollback is a rollback: %+v", r.History)
+	}
+	// A record written before runs kept their source: its runs used the record's.
+	var old Record
+	if err := json.Unmarshal([]byte(`{"source":{"repo":"r","path":"p"},"lastSyncedRevision":"1","history":[{"revision":"1","started":"2026-01-01T00:00:00Z","durationNanoseconds":1,"outcome":"Succeeded","counts":{"created":1,"configured":0,"unchanged":0,"pruned":0,"failed":0}}]}`), &old); err != nil {
+		t.Fatal(err)
+	}
+	if got := old.RunSource(old.History[0]); got.Path != "p" || old.Suspended != nil || old.DependsOn != nil {
+		t.Fatalf("an older record reads as source %v, suspended %v, dependsOn %v", got, old.Suspended, old.DependsOn)
+	}
+	b, err := json.Marshal(old)
+	if err != nil || strings.Contains(string(b), "suspended") || strings.Contains(string(b), "dependsOn") || strings.Contains(string(b), "NextIsRollback") {
+		t.Fatalf("an older record gains fields when written back: %s %v", b, err)
+	}
+}
+
+func TestSuspendBoundsTheReason(t *testing.T) {
+	var r Record
+	at := time.Date(2026, 1, 1, 12, 0, 0, 500, time.UTC)
+	r.Suspend("alice", strings.Repeat("é", 2*MaxReason), at)
+	s := r.Suspended
+	if s == nil || s.By != "alice" || !s.At.Equal(at.Truncate(time.Second)) || utf8.RuneCountInString(s.Reason) != MaxReason {
+		t.Fatalf("suspension %+v", s)
+	}
+	r.Resume()
+	if r.Suspended != nil {
+		t.Fatal("still suspended after Resume")
 	}
 }

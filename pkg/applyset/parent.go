@@ -127,6 +127,16 @@ func (s *Set) Save(ctx context.Context, client corev1client.ConfigMapsGetter, gk
 	return s.write(ctx, client)
 }
 
+// WriteRecord writes the record of a set that exists, as it is now (a
+// suspension, its end), leaving the kinds, namespaces and members as they
+// are. The write fails if the parent changed since it was read.
+func (s *Set) WriteRecord(ctx context.Context, client corev1client.ConfigMapsGetter) error {
+	if !s.Exists {
+		return fmt.Errorf("sync set %q has no parent (configmap %s/%s) to write: %w", s.Name, s.Namespace, s.Name, ErrNotFound)
+	}
+	return s.write(ctx, client)
+}
+
 func (s *Set) write(ctx context.Context, client corev1client.ConfigMapsGetter) error {
 	record, err := json.MarshalIndent(s.Record, "", "  ")
 	if err != nil {
