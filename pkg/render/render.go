@@ -76,7 +76,9 @@ func (e *Error) Unwrap() error { return e.Err }
 // Files ending in .yaml, .yml or .json are read in the order of fs.WalkDir
 // (lexical within each directory), as `kubectl apply -R -f` reads them; other
 // files, files and directories whose name starts with ".", and symbolic links
-// are skipped (a symbolic link named like a manifest is an error). YAML files
+// are skipped (a symbolic link named like a manifest is an error), and so
+// are directories below dir holding a Chart.yaml (Helm charts, whose
+// templates are not manifests). YAML files
 // may hold several documents; objects of a kind ending in "List" are replaced
 // by their items. A directory holding a kustomization file is built like
 // `kubectl kustomize` builds it (no plugins, no helm, loads restricted to its
@@ -162,6 +164,9 @@ func (r *renderer) walk(dir string) error {
 		}
 		p := path.Join(dir, name)
 		if e.IsDir() {
+			if isChartDir(r.fsys, p) {
+				continue // a Helm chart, rendered only through a HelmRelease
+			}
 			if err := r.walk(p); err != nil {
 				return err
 			}
