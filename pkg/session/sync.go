@@ -32,6 +32,13 @@ type SyncRequest struct {
 	Apply apply.Options
 	// Progress, when set, is told what the run is doing.
 	Progress Progress
+	// Force syncs a suspended set (see Suspend); it stays suspended.
+	Force bool
+	// DependsOn, when not nil, replaces the set's recorded dependencies
+	// (empty: none); nil follows the recorded ones (see lifecycle.go).
+	DependsOn []string
+
+	rollback *rollbackMark // a rollback's mark on the record
 }
 
 func (r SyncRequest) progress() Progress {
@@ -94,6 +101,9 @@ func (s *Session) run(ctx context.Context, req SyncRequest, doing string) (*Sync
 	p.Status("reading the repository and the cluster")
 	rev, err := s.Read(ctx, req.Revision)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.gate(ctx, rev, &req); err != nil {
 		return nil, err
 	}
 	res := s.result(rev)
