@@ -212,6 +212,9 @@ func (d *Display) statusLines(now time.Time) []string {
 	if s.HeadBad && s.Head != "" {
 		head += " · head " + Short(s.Head) + " skipped (bad)"
 	}
+	if s.Held != "" {
+		head += " · held: " + s.Held
+	}
 
 	last := "last sync: none yet"
 	if r := s.LastSync; r != nil {
@@ -316,6 +319,10 @@ func (d *Display) message(e Event) string {
 		return fmt.Sprintf("%s after %d failed attempt(s)", what, e.Attempt)
 	case EventImages:
 		return "image automation pushed " + Short(e.Revision) + "; syncing it"
+	case EventHeld:
+		return fmt.Sprintf("not syncing, looking again every %s: %v", d.opts.Interval, e.Err)
+	case EventUnheld:
+		return "no longer held: syncing again"
 	case EventStopped:
 		return "stopped"
 	}

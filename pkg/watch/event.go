@@ -51,6 +51,23 @@ func (e *BadRevisionError) Error() string {
 
 func (e *BadRevisionError) Unwrap() error { return e.Err }
 
+// HeldError says that the set is held still: suspended, or waiting for a
+// set it depends on. The loop does not sync it, says so once, and looks
+// again at its next interval; it is no failure.
+type HeldError struct {
+	Err error
+}
+
+func (e *HeldError) Error() string { return e.Err.Error() }
+
+func (e *HeldError) Unwrap() error { return e.Err }
+
+// IsHeld says whether err is, or wraps, a *HeldError.
+func IsHeld(err error) bool {
+	var held *HeldError
+	return errors.As(err, &held)
+}
+
 // IsBadRevision says whether err is, or wraps, a *BadRevisionError.
 func IsBadRevision(err error) bool {
 	var bad *BadRevisionError
@@ -97,6 +114,11 @@ const (
 	EventRecovered EventType = "recovered"
 	// EventImages: image automation pushed Revision, which is synced next.
 	EventImages EventType = "images"
+	// EventHeld: the set is held still and is not synced (Err says why);
+	// sent when the hold starts or its reason changes.
+	EventHeld EventType = "held"
+	// EventUnheld: the set is no longer held; the loop syncs it again.
+	EventUnheld EventType = "unheld"
 	// EventStopped: the loop stopped, on a signal.
 	EventStopped EventType = "stopped"
 )
@@ -155,6 +177,9 @@ type Status struct {
 	// a lease.
 	Lease  string
 	Holder string
+	// Held says why the set is held still (suspended, waiting for a
+	// dependency); "" when it is not.
+	Held string
 }
 
 // Sink receives events. Calls are serialized.

@@ -149,7 +149,8 @@ type run struct {
 	next           time.Time
 	nextImages     time.Time
 	everHeld       bool
-	synced         bool // a sync succeeded: the first is always an EventSynced
+	synced         bool   // a sync succeeded: the first is always an EventSynced
+	held           string // why the set is held still; "" when it is not
 }
 
 // emit updates the status with update (if not nil) and sends e with it.
@@ -350,6 +351,10 @@ func (r *run) step(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
+	if IsHeld(syncErr) {
+		r.hold(syncErr)
+		syncErr = nil
+	}
 	if fetchErr != nil || syncErr != nil {
 		r.failures++
 		wait := Backoff(r.failures, min(r.l.Interval, r.l.MaxBackoff))
@@ -374,6 +379,13 @@ func (r *run) step(ctx context.Context) {
 // last good revision is checked instead. It returns transient errors.
 func (r *run) sync(ctx context.Context, target string) error {
 	rep, err := r.syncOnce(ctx, target)
+	if IsHeld(err) {
+		return err
+	}
+	if r.held != "" && ctx.Err() == nil {
+		r.held = ""
+		r.emit(Event{Type: EventUnheld}, func(s *Status) { s.Held = "" })
+	}
 	if IsBadRevision(err) {
 		r.skip(target, err)
 		if r.good == "" || r.good == target {
@@ -424,6 +436,18 @@ func (r *run) syncOnce(ctx context.Context, target string) (Report, error) {
 		r.good = rep.Previous
 	}
 	return rep, err
+}
+
+// hold reports that the set is held still, once per reason; the loop
+// looks again at its next interval.
+func (r *run) hold(err error) {
+	var held *HeldError
+	errors.As(err, &held)
+	reason := held.Err.Error()
+	if r.held != reason {
+		r.held = reason
+		r.emit(Event{Type: EventHeld, Err: held.Err}, func(s *Status) { s.Held = reason })
+	}
 }
 
 // skip remembers a revision that cannot be synced.
