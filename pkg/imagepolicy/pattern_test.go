@@ -1,6 +1,7 @@
 package imagepolicy
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -34,7 +35,26 @@ func TestParse(t *testing.T) {
 		{in: "regexp:[a-", wantErr: "bad regular expression"},
 		{in: "regex:", wantErr: "empty regular expression"},
 		{in: "glob:", wantErr: "empty glob"},
-		{in: "semvar:~1.2", wantErr: `unknown kind "semvar" (want glob:, semver: or regex:)`},
+		{in: "alphabetical:asc", kind: Alphabetical, str: "alphabetical:asc"},
+		{in: "alphabetical:desc", kind: Alphabetical, str: "alphabetical:desc"},
+		{in: "numerical:DESC", kind: Numerical, str: "numerical:desc"},
+		{in: `numerical:asc;extract=$ts;filter=^main-[a-f0-9]+-(?P<ts>\d+)$`, kind: Numerical, str: `numerical:asc;extract=$ts;filter=^main-[a-f0-9]+-(?P<ts>\d+)$`},
+		// The filter runs to the end: ';' and ':' inside it are its own.
+		{in: `semver:>=1.0;filter=^v[0-9.]+(;|:)x$`, kind: Semver, str: `semver:>=1.0;filter=^v[0-9.]+(;|:)x$`},
+		{in: `alphabetical:asc;extract=${1}Z;filter=^RELEASE\.(.*)Z$`, kind: Alphabetical, str: `alphabetical:asc;extract=${1}Z;filter=^RELEASE\.(.*)Z$`},
+		{in: "alphabetical:", wantErr: "no order: write alphabetical:asc or alphabetical:desc"},
+		{in: "numerical:;filter=x", wantErr: "no order"},
+		{in: "numerical:up", wantErr: `bad numerical order "up": want asc or desc`},
+		{in: "numerical:asc;extract=$ts", wantErr: "needs a filter pattern"},
+		{in: `numerical:asc;extract=$nope;filter=^(?P<ts>\d+)$`, wantErr: `no group named "nope"`},
+		{in: `numerical:asc;extract=$2;filter=^(\d+)$`, wantErr: "has no group 2"},
+		{in: `numerical:asc;filter=^(?P<ts>\d+)$;extract=$ts`, wantErr: "filter= must be the last option"},
+		{in: "numerical:asc;order=desc", wantErr: `unknown option "order=desc"`},
+		{in: "numerical:asc;extract=$1;extract=$1;filter=(x)", wantErr: "given twice"},
+		{in: "numerical:asc;filter=", wantErr: "empty filter="},
+		{in: "numerical:asc;filter=(", wantErr: "bad filter pattern"},
+		{in: "glob:1.*;filter=x", wantErr: "a glob takes no options"},
+		{in: "semvar:~1.2", wantErr: `unknown kind "semvar" (want glob:, semver:, regex:, alphabetical: or numerical:)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -43,7 +63,7 @@ func TestParse(t *testing.T) {
 				if err == nil {
 					t.Fatalf("Parse(%q) = %v, want an error containing %q", tt.in, p, tt.wantErr)
 				}
-				if !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), tt.in) {
+				if !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), strconv.Quote(tt.in)) {
 					t.Fatalf("Parse(%q) error %q, want it to name the pattern and contain %q", tt.in, err, tt.wantErr)
 				}
 				return
