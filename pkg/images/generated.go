@@ -4,17 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
-	"testing/fstest"
-
-	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/annotations"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/generate"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/imageref"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
 )
 
@@ -22,89 +17,20 @@ import (
 // updater to move its images.
 const NoUpdater = "generated: cannot be edited (no updater declared)"
 
-// Tree is the part of a commit that images reads: the manifests under Dir
-// of FS, and how to run the generators a .gitops.yaml declares for them.
-type Tree struct {
-	FS        fs.FS
-	Dir       string
-	Namespace string // the default namespace
-	Generate  generate.Options
-}
-
-// Found is a workload of a tree, and how its images are moved.
-type Found struct {
-	workload.Workload
-	// Origin says where it is: "file:line", or the generator whose output
-	// holds it, as render.Origin writes it.
-	Origin string
-	// Generated says that a generator made it: the updaters of the config
-	// move its images, not edits of a manifest. Workload.File is empty.
-	Generated bool
-	// Note says why its images cannot be moved, when they cannot.
-	Note string
-}
-
-// Workloads returns the workloads of the tree: those in the manifest
-// files (workload.Find), unless a .gitops.yaml replaces them with the
-// output of generators, and then those in that output, which needs the
-// generators to be allowed to run.
-func (t Tree) Workloads(ctx context.Context) ([]Found, error) {
-	cfg, err := generate.Load(t.FS, t.Dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []Found
-	if cfg == nil || cfg.IncludeFiles {
-		ws, err := workload.Find(t.FS, t.Dir, t.Namespace)
-		if err != nil {
-			return nil, err
-		}
-		for _, w := range ws {
-			out = append(out, Found{Workload: w, Origin: w.Origin()})
-		}
-	}
-	if cfg == nil {
-		return out, nil
-	}
-	objs, err := render.RenderWith(ctx, t.FS, t.Dir, render.Options{Generate: t.Generate})
-	if err != nil {
-		return nil, err
-	}
-	note := ""
-	if !cfg.CanSetImage() {
-		note = NoUpdater
-	}
-	for _, o := range objs {
-		if o.Origin.Generator == "" {
-			continue // from a file: found above, where it can be edited
-		}
-		data, err := sigsyaml.Marshal(o.Object.Object)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", o.Origin, err)
-		}
-		ws, err := workload.Find(fstest.MapFS{"object.yaml": {Data: data}}, ".", t.Namespace)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", o.Origin, err)
-		}
-		for _, w := range ws {
-			w.File, w.Line = "", 0
-			out = append(out, Found{Workload: w, Origin: o.Origin.String(), Generated: true, Note: note})
-		}
-	}
-	return out, nil
-}
-
 // EditTree makes the changes in the tree and returns the new content of the
-// files that changed. Changes of workloads in files are byte-exact edits
-// of those files (Edit). Changes of generated workloads are made by the
-// setImage updaters of the config, run in a copy of the tree, one change at
-// a time; the files they changed are what is returned (files they created
-// are not).
+// files that changed. before are the tree's workloads (Tree.Workloads),
+// which say where each image is edited. Changes of workloads in files are
+// byte-exact edits: of the image in the workload's file, or, for a
+// workload kustomize built whose tag an images entry of a kustomization
+// sets, of that entry's newTag and digest. Changes of generated workloads
+// are made by the setImage updaters of the config, run in a copy of the
+// tree, one change at a time; the files they changed are what is returned
+// (files they created are not).
 //
-// The result is then checked by finding the workloads again, generators
-// included, in the tree with the new files: every image of every workload
-// of before (the tree's workloads) must be as it was, but for the changes,
-// which must have landed.
+// The result is then checked by finding the workloads again in the tree
+// with the new files, rendered as sync renders it (kustomizations built,
+// generators run): every image of every workload of before must be as it
+// was, but for the changes, which must have landed.
 func EditTree(ctx context.Context, t Tree, before []Found, changes []Change) (map[string][]byte, error) {
 	var inFiles, generated []Change
 	for _, ch := range changes {
@@ -114,23 +40,43 @@ func EditTree(ctx context.Context, t Tree, before []Found, changes []Change) (ma
 			inFiles = append(inFiles, ch)
 		}
 	}
-	files := map[string][]byte{}
-	if len(inFiles) > 0 {
-		var err error
-		if files, err = Edit(t.FS, t.Dir, t.Namespace, inFiles); err != nil {
-			return nil, err
-		}
-	}
-	if len(generated) == 0 {
-		return files, nil
-	}
-	cfg, err := generate.Load(t.FS, t.Dir)
+	files, err := editFiles(t.FS, before, inFiles)
 	if err != nil {
 		return nil, err
 	}
-	if cfg == nil {
-		return nil, fmt.Errorf("no %s applies to %s: generated workloads cannot be edited", generate.FileName, t.Dir)
+	if len(changes) == 0 {
+		return files, nil
 	}
+	check := ""
+	if len(generated) > 0 {
+		cfg, err := generate.Load(t.FS, t.Dir)
+		if err != nil {
+			return nil, err
+		}
+		if cfg == nil {
+			return nil, fmt.Errorf("no %s applies to %s: generated workloads cannot be edited", generate.FileName, t.Dir)
+		}
+		if files, err = runImageUpdaters(ctx, t, cfg, files, generated); err != nil {
+			return nil, err
+		}
+		check = "; check the updaters of " + cfg.File
+	}
+	after := t
+	after.FS = overlay{base: t.FS, files: files}
+	found, err := after.Workloads(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("rendering the tree after the edit: %w; nothing is committed%s", err, check)
+	}
+	if err := verifyImages(before, found, changes); err != nil {
+		return nil, fmt.Errorf("the edit did not verify, nothing is committed: %w%s", err, check)
+	}
+	return files, nil
+}
+
+// runImageUpdaters makes the changes of generated workloads with the
+// setImage updaters of cfg, in a copy of the tree holding files, and
+// returns the files changed.
+func runImageUpdaters(ctx context.Context, t Tree, cfg *generate.Config, files map[string][]byte, changes []Change) (map[string][]byte, error) {
 	if !t.Generate.Allow {
 		return nil, &generate.NotAllowedError{Config: cfg}
 	}
@@ -145,7 +91,7 @@ func EditTree(ctx context.Context, t Tree, before []Found, changes []Change) (ma
 	if err := ws.WriteFiles(files); err != nil {
 		return nil, err
 	}
-	for _, ch := range generated {
+	for _, ch := range changes {
 		to, err := imageref.Parse(ch.To)
 		if err != nil {
 			return nil, err
@@ -155,19 +101,7 @@ func EditTree(ctx context.Context, t Tree, before []Found, changes []Change) (ma
 			return nil, err
 		}
 	}
-	if files, err = ws.Changes(t.FS); err != nil {
-		return nil, err
-	}
-	after := t
-	after.FS = overlay{base: t.FS, files: files}
-	found, err := after.Workloads(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("rendering the tree after the updaters of %s ran: %w; nothing is committed", cfg.File, err)
-	}
-	if err := verifyImages(before, found, changes); err != nil {
-		return nil, fmt.Errorf("the edit did not verify, nothing is committed: %w; check the updaters of %s", err, cfg.File)
-	}
-	return files, nil
+	return ws.Changes(t.FS)
 }
 
 // verifyImages checks that the images of the workloads after an edit are

@@ -45,6 +45,7 @@ type Container struct {
 	pinned  bool // by digest only: nothing to ask the registry
 	pattern imagepolicy.Pattern
 	created map[string]time.Time
+	target  target // where the image is edited
 }
 
 // Tag is an allowed tag of a container's repository.
@@ -59,16 +60,12 @@ type Tag struct {
 // not empty, restricts it to those workloads. Problems with one image are
 // reported on its containers; the error is for the tree as a whole.
 //
-// Scan reads the manifest files only; ScanWorkloads takes the workloads
-// of Tree.Workloads, generated ones included.
+// Scan reads the tree as Tree.Workloads does, without generators;
+// ScanWorkloads takes the workloads of a Tree with generators.
 func Scan(ctx context.Context, fsys fs.FS, dir, defaultNamespace string, reg *registry.Client, only []workload.ID) ([]Container, error) {
-	workloads, err := workload.Find(fsys, dir, defaultNamespace)
+	found, err := Tree{FS: fsys, Dir: dir, Namespace: defaultNamespace}.Workloads(ctx)
 	if err != nil {
 		return nil, err
-	}
-	found := make([]Found, len(workloads))
-	for i, w := range workloads {
-		found[i] = Found{Workload: w, Origin: w.Origin()}
 	}
 	return ScanWorkloads(ctx, found, reg, only)
 }
@@ -85,8 +82,8 @@ func ScanWorkloads(ctx context.Context, workloads []Found, reg *registry.Client,
 			continue
 		}
 		pol := w.Policy()
-		for _, c := range w.Containers {
-			out = append(out, newContainer(w, pol, c))
+		for i := range w.Containers {
+			out = append(out, newContainer(w, pol, i))
 		}
 	}
 
@@ -142,11 +139,18 @@ func ScanWorkloads(ctx context.Context, workloads []Found, reg *registry.Client,
 	return out, nil
 }
 
-func newContainer(w Found, pol workload.Policy, c workload.Container) Container {
+func newContainer(w Found, pol workload.Policy, i int) Container {
+	c := w.Containers[i]
 	out := Container{
 		Workload: w.ID, Origin: w.Origin, Name: c.Name, Init: c.Init, Image: c.Image,
 		Automated: pol.Automated, Locked: pol.Locked, LockedUser: pol.LockedUser, LockedMsg: pol.LockedMsg,
 		Generated: w.Generated, Note: w.Note,
+	}
+	if i < len(w.targets) {
+		out.target = w.targets[i]
+		if out.Note == "" {
+			out.Note = out.target.note
+		}
 	}
 	raw := pol.Tags[c.Name]
 	p, err := imagepolicy.Parse(raw)

@@ -8,13 +8,13 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"testing/fstest"
 
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/imagepolicy"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/imageref"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/registry"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/setters"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
 )
 
@@ -103,7 +103,7 @@ func Plan(ctx context.Context, containers []Container, reg *registry.Client, opt
 		if ok && to.String() != c.Image {
 			ch := Change{Workload: c.Workload, Container: c.Name, From: c.Image, To: to.String(), Generated: c.Generated}
 			if !c.Generated {
-				ch.File = originFile(c.Origin)
+				ch.File = c.target.file
 			}
 			changes = append(changes, ch)
 		}
@@ -195,87 +195,100 @@ func (c *Container) isNewer(tag string) bool {
 	return next.After(cur)
 }
 
-func originFile(origin string) string {
-	if i := strings.LastIndex(origin, ":"); i > 0 {
-		return origin[:i]
-	}
-	return origin
-}
-
-// Edit applies the changes to the files of a tree and returns the new
-// contents of the files that changed. Each edited file is parsed again and
-// checked: every workload and image is as before, but for the changed
-// images, which are as intended.
+// Edit applies the changes to the workloads in the files of a tree (no
+// generated ones) and returns the new contents of the files that changed;
+// see EditTree, which it is for a tree without generators.
 func Edit(fsys fs.FS, dir, defaultNamespace string, changes []Change) (map[string][]byte, error) {
-	workloads, err := workload.Find(fsys, dir, defaultNamespace)
+	ctx := context.Background()
+	t := Tree{FS: fsys, Dir: dir, Namespace: defaultNamespace}
+	before, err := t.Workloads(ctx)
 	if err != nil {
 		return nil, err
 	}
-	byID := map[workload.ID]workload.Workload{}
-	for _, w := range workloads {
-		byID[w.ID] = w
-	}
+	return EditTree(ctx, t, before, changes)
+}
+
+// editFiles makes the changes, of workloads of before that are not
+// generated, in the files of fsys, and returns the new content of the
+// files that changed. Each image is edited where its target says.
+func editFiles(fsys fs.FS, before []Found, changes []Change) (map[string][]byte, error) {
 	files := map[string][]byte{}
-	want := map[string]string{} // "id/container" -> image
 	for _, ch := range changes {
-		w, ok := byID[ch.Workload]
-		if !ok {
-			return nil, fmt.Errorf("workload %s is no longer in the repository", ch.Workload)
-		}
-		src, ok := files[w.File]
-		if !ok {
-			if src, err = fs.ReadFile(fsys, w.File); err != nil {
-				return nil, err
+		seen, edited := false, false
+		var names []string
+		for _, w := range before {
+			if w.Generated || w.ID != ch.Workload {
+				continue
+			}
+			seen = true
+			for i, c := range w.Containers {
+				names = append(names, c.Name)
+				if c.Name != ch.Container || c.Image != ch.From {
+					continue
+				}
+				if i >= len(w.targets) || w.targets[i].note != "" {
+					why := w.Note
+					if i < len(w.targets) {
+						why = w.targets[i].note
+					}
+					return nil, fmt.Errorf("%s (%s) container %s: %s", w.ID, w.Origin, c.Name, why)
+				}
+				t := w.targets[i]
+				src, ok := files[t.file]
+				if !ok {
+					var err error
+					if src, err = fs.ReadFile(fsys, t.file); err != nil {
+						return nil, err
+					}
+				}
+				out, err := setImage(src, w, c.Name, t, ch.To)
+				if err != nil {
+					return nil, err
+				}
+				files[t.file] = out
+				edited = true
 			}
 		}
-		out, err := workload.SetImage(src, w, ch.Container, ch.To)
-		if err != nil {
-			return nil, err
-		}
-		files[w.File] = out
-		want[ch.Workload.String()+"/"+ch.Container] = ch.To
-	}
-	for file, out := range files {
-		if err := verify(fsys, file, out, defaultNamespace, want); err != nil {
-			return nil, fmt.Errorf("%s: the edit did not verify, nothing is committed: %w", file, err)
+		switch {
+		case !seen:
+			return nil, fmt.Errorf("workload %s is no longer in the repository", ch.Workload)
+		case !edited:
+			return nil, fmt.Errorf("%s has no container %q with image %s: it has %s", ch.Workload, ch.Container, ch.From, strings.Join(names, ", "))
 		}
 	}
 	return files, nil
 }
 
-// verify parses a file before and after its edit and checks that exactly
-// the wanted images changed.
-func verify(fsys fs.FS, file string, after []byte, defaultNamespace string, want map[string]string) error {
-	before, err := fs.ReadFile(fsys, file)
+// setImage sets the image of container of w to image in src, the content
+// of t.file: in the workload's file, only the tag and digest change, the
+// repository staying as that file writes it; in an images entry of a
+// kustomization, newTag and digest are set (a digest is removed when the
+// image has none), in the entry's own style.
+func setImage(src []byte, w Found, container string, t target, image string) ([]byte, error) {
+	to, err := imageref.Parse(image)
 	if err != nil {
-		return err
+		return src, err
 	}
-	old, err := workload.Find(fstest.MapFS{file: {Data: before}}, ".", defaultNamespace)
-	if err != nil {
-		return err
-	}
-	cur, err := workload.Find(fstest.MapFS{file: {Data: after}}, ".", defaultNamespace)
-	if err != nil {
-		return err
-	}
-	if len(old) != len(cur) {
-		return fmt.Errorf("%d workloads before, %d after", len(old), len(cur))
-	}
-	for i := range old {
-		if old[i].ID != cur[i].ID || len(old[i].Containers) != len(cur[i].Containers) {
-			return fmt.Errorf("workload %s changed shape", old[i].ID)
+	if t.entry == nil {
+		if t.repo != "" {
+			image = imageref.Ref{Repo: t.repo, Tag: to.Tag, Digest: to.Digest}.String()
 		}
-		for j, oc := range old[i].Containers {
-			expect := oc.Image
-			if img, ok := want[old[i].ID.String()+"/"+oc.Name]; ok {
-				expect = img
-			}
-			if got := cur[i].Containers[j].Image; got != expect {
-				return fmt.Errorf("%s container %s: image %q, want %q", old[i].ID, oc.Name, got, expect)
-			}
+		return workload.SetImage(src, w.Workload, container, image)
+	}
+	var edits []setters.Edit
+	for _, f := range []struct{ field, value string }{{"newTag", to.Tag}, {"digest", to.Digest}} {
+		at := setters.Target{Path: append(slices.Clip(t.entry), f.field)}
+		if f.value != "" {
+			edits = append(edits, setters.Edit{Target: at, Value: f.value})
+		} else if _, ok, _ := setters.Lookup(src, at); ok {
+			edits = append(edits, setters.Edit{Target: at, Delete: true})
 		}
 	}
-	return nil
+	out, err := setters.Apply(src, edits...)
+	if err != nil {
+		return src, fmt.Errorf("%s: %s container %s: %w", t.file, w.ID, container, err)
+	}
+	return out, nil
 }
 
 // Message is the commit message for the changes: Flux v1's "Auto-release"

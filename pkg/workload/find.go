@@ -39,6 +39,19 @@ type Workload struct {
 	// order of the file. Containers without an image, as in a kustomize
 	// patch, are left out.
 	Containers []Container
+	// FileID, when set, is the ID the object has as File writes it, where
+	// that differs from ID: kustomize built the workload from File and
+	// renamed it or moved it to another namespace. Edits find the object
+	// in File under this ID.
+	FileID ID
+}
+
+// InFile returns the ID under which the workload is written in File.
+func (w Workload) InFile() ID {
+	if w.FileID != (ID{}) {
+		return w.FileID
+	}
+	return w.ID
 }
 
 // Container is a container of a workload.
@@ -172,6 +185,39 @@ func Find(fsys fs.FS, dir string, defaultNamespace string) ([]Workload, error) {
 	}
 	walk(dir)
 	return found, errors.Join(errs...)
+}
+
+// Parse returns the workloads in data, the content of file (a slash path
+// of the tree), with their positions, as Find reads each file; objects
+// without a namespace are in defaultNamespace. A file that cannot be
+// addressed byte for byte is an *Error naming the file and line.
+func Parse(file string, data []byte, defaultNamespace string) ([]Workload, error) {
+	return parseFile(file, data, defaultNamespace)
+}
+
+// FromObject returns the workload that obj, a decoded object such as
+// pkg/render returns, is, and false when it is no workload. Its ID,
+// annotations and containers are read as Find reads them from a file;
+// File, Doc, Path and Line are not set, nor the containers' targets.
+// Objects without a namespace are in defaultNamespace.
+func FromObject(obj map[string]any, defaultNamespace string) (Workload, bool, error) {
+	if kind, _ := obj["kind"].(string); kinds[kind].podSpec == nil {
+		return Workload{}, false, nil
+	}
+	n, err := yaml.FromMap(obj)
+	if err != nil {
+		return Workload{}, false, err
+	}
+	ws := collect(nil, n.YNode(), "", 0, nil, defaultNamespace)
+	if len(ws) != 1 {
+		return Workload{}, false, nil
+	}
+	w := ws[0]
+	w.Line = 0
+	for i := range w.Containers {
+		w.Containers[i].Target = setters.Target{}
+	}
+	return w, true, nil
 }
 
 // parseFile returns the workloads in data, the content of file.

@@ -179,28 +179,37 @@ func SetImage(src []byte, w Workload, container string, image string) ([]byte, e
 // locate finds workload w again in src, which may have changed since w was
 // found: at the same place if it is still there, else wherever the file
 // holds its ID once.
+//
+// A workload built by kustomize is looked for under the ID its file
+// gives it (Workload.InFile); what locate returns keeps w's ID.
 func locate(src []byte, w Workload) (Workload, error) {
-	ws, err := parseFile(w.File, src, w.ID.Namespace)
+	id := w.InFile()
+	ws, err := parseFile(w.File, src, id.Namespace)
 	if err != nil {
 		return Workload{}, err
 	}
 	var same []Workload
 	for _, x := range ws {
-		if x.ID != w.ID {
+		if x.ID != id {
 			continue
 		}
+		x.ID, x.FileID = w.ID, w.FileID
 		if x.Doc == w.Doc && slices.Equal(x.Path, w.Path) {
 			return x, nil
 		}
 		same = append(same, x)
 	}
+	what := w.ID.String()
+	if id != w.ID {
+		what += " (" + id.String() + " in the file)"
+	}
 	switch len(same) {
 	case 0:
-		return Workload{}, fmt.Errorf("workload %s is not in %s", w.ID, w.File)
+		return Workload{}, fmt.Errorf("workload %s is not in %s", what, w.File)
 	case 1:
 		return same[0], nil
 	}
-	return Workload{}, fmt.Errorf("workload %s is in %s %d times", w.ID, w.File, len(same))
+	return Workload{}, fmt.Errorf("workload %s is in %s %d times", what, w.File, len(same))
 }
 
 // policyEdits returns the edits that make change to w's annotations.
