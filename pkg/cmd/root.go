@@ -15,7 +15,9 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/diff"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/images"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/policy"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/rollback"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/status"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/suspend"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/sync"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/version"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/watch"
@@ -52,6 +54,9 @@ of each sync in the cluster. Nothing runs inside the cluster.`,
 		sync.NewCmdSync(f, streams),
 		diffCmd,
 		status.NewCmdStatus(f, streams),
+		rollback.NewCmdRollback(f, streams),
+		suspend.NewCmdSuspend(f, streams),
+		suspend.NewCmdResume(f, streams),
 		version.NewCmdVersion(streams),
 		watch.NewCmdWatch(f, streams),
 		images.NewCmdImages(f, streams),

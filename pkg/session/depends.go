@@ -78,7 +78,7 @@ func parseDependency(s, namespace string) (depRef, error) {
 // NormalizeDependencies checks the dependencies the operator named for the
 // set name in namespace and returns them as the record keeps them: sorted,
 // without repeats or empty names, "name" for a set in the same namespace.
-// An empty list (--depends-on ”) means none.
+// An empty list (--depends-on "") means none.
 func NormalizeDependencies(deps []string, name, namespace string) ([]string, error) {
 	out := []string{}
 	for _, d := range deps {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -104,6 +105,12 @@ func print(w io.Writer, st *session.Status, now time.Time) error {
 	} else {
 		fmt.Fprintln(w, "Synced:      never")
 	}
+	if sp := r.Suspended; sp != nil {
+		fmt.Fprintf(w, "Suspended:   yes, %s\n", session.DescribeSuspension(*sp))
+	}
+	if len(r.DependsOn) > 0 {
+		fmt.Fprintf(w, "Depends on:  %s\n", strings.Join(r.DependsOn, ", "))
+	}
 	if lr := st.LastRun; lr != nil {
 		line := fmt.Sprintf("Last run:    %s %s", lr.Outcome, ago(lr.Started, now))
 		if lr.Outcome != applyset.OutcomeSucceeded {
@@ -122,7 +129,11 @@ func print(w io.Writer, st *session.Status, now time.Time) error {
 		fmt.Fprintln(tw, "  STARTED\tREVISION\tOUTCOME\tCREATED\tCONFIGURED\tUNCHANGED\tPRUNED\tFAILED\tDURATION\tMESSAGE")
 		for _, h := range r.History {
 			c := h.Counts
-			fmt.Fprintf(tw, "  %s\t%.12s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", h.Started.Local().Format(time.RFC3339), h.Revision, h.Outcome,
+			outcome := h.Outcome
+			if h.Rollback {
+				outcome += " (rollback)"
+			}
+			fmt.Fprintf(tw, "  %s\t%.12s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", h.Started.Local().Format(time.RFC3339), h.Revision, outcome,
 				c.Created, c.Configured, c.Unchanged, c.Pruned, c.Failed, h.Duration, h.Message)
 		}
 		if err := tw.Flush(); err != nil {

@@ -44,6 +44,8 @@ type Options struct {
 	Timeout        time.Duration
 	Concurrency    int
 	Output         string
+	Force          bool
+	DependsOn      syncflags.DependsOn
 
 	session *session.Session
 	factory kcmdutil.Factory
@@ -66,7 +68,12 @@ Only committed files are read. Nothing is applied when any manifest is invalid.
 Nothing is written either when the repository holds an ApplySet's parent or
 an object of another sync set, when an object exists in the cluster outside
 any set (made by hand, by Helm, by Flux: --adopt takes it over), or when the
-revision has no objects and would prune the whole set (--allow-empty).`,
+revision has no objects and would prune the whole set (--allow-empty).
+
+A suspended set (kubectl gitops suspend) is not synced unless --force; it
+stays suspended. A set that depends on others (--depends-on, kept in its
+record) syncs only when each of them synced successfully at its last run and
+every member of theirs is healthy.`,
 		Example: example,
 		Args:    cobra.NoArgs,
 		RunE:    cmdutil.RunE(o),
@@ -79,6 +86,8 @@ revision has no objects and would prune the whole set (--allow-empty).`,
 	cmd.Flags().BoolVar(&o.Wait, "wait", false, "Wait until what was applied is ready (rolled out, complete, established).")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 5*time.Minute, "How long --wait waits.")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml. Default: a line per object and a summary.")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "Sync the set even when it is suspended; it stays suspended.")
+	syncflags.AddDependsOnFlag(cmd, &o.DependsOn)
 	return cmd
 }
 
@@ -154,7 +163,9 @@ func (o *Options) Run(ctx context.Context) error {
 			Concurrency:    o.Concurrency,
 			OnWait:         o.waitReporter(progress),
 		},
-		Progress: cmdutil.SessionProgress(progress, o.ErrOut),
+		Progress:  cmdutil.SessionProgress(progress, o.ErrOut),
+		Force:     o.Force,
+		DependsOn: o.DependsOn.Names(),
 	})
 	progress.Done()
 	var failed *session.FailedError

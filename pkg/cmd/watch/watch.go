@@ -47,6 +47,7 @@ type Options struct {
 	Images         bool
 	ImagesInterval time.Duration
 	LogFormat      string
+	DependsOn      syncflags.DependsOn
 
 	session *session.Session
 	factory kcmdutil.Factory
@@ -82,6 +83,12 @@ One watcher per sync set: it holds the Lease gitops-watch-NAME in the set's
 namespace. A second watcher says who holds it and waits, and takes over when
 the first stops or its Lease expires (30s without renewal).
 
+A suspended set (kubectl gitops suspend, or rollback) is left alone, drift
+included: watch says so once and looks again every --interval, so that it
+picks up after kubectl gitops resume. So is a set whose dependencies
+(--depends-on, or those recorded by an earlier sync) are not synced and
+healthy: watch says which and waits for them.
+
 Ctrl-C or SIGTERM stops the step under way (a sync interrupted at any point
 loses track of nothing), releases the Lease and exits 0.
 
@@ -101,6 +108,7 @@ JSON lines with --log-format json.`,
 	fs.BoolVar(&o.Images, "images", false, "Also run image automation (as images --update) every --images-interval, commit and push its change, and sync it.")
 	fs.DurationVar(&o.ImagesInterval, "images-interval", engine.DefaultImagesInterval, "Time between runs of image automation, with --images.")
 	fs.StringVar(&o.LogFormat, "log-format", engine.FormatText, "Log format: text or json (a JSON object per line).")
+	syncflags.AddDependsOnFlag(cmd, &o.DependsOn)
 	return cmd
 }
 
@@ -124,7 +132,8 @@ func (o *Options) Validate() error {
 	if o.LogFormat != engine.FormatText && o.LogFormat != engine.FormatJSON {
 		return fmt.Errorf("--log-format %q is not supported: use text or json", o.LogFormat)
 	}
-	return nil
+	_, err := session.NormalizeDependencies(o.DependsOn.Names(), o.Source.Name, o.session.Namespace())
+	return err
 }
 
 // Run watches until ctx is done, or the terminal closes.
@@ -255,7 +264,10 @@ func (w *wiring) sync(ctx context.Context, rev string) (engine.Report, error) {
 		ForceConflicts: w.o.ForceConflicts,
 		Prune:          w.o.Prune,
 		Concurrency:    w.o.Concurrency,
-	}}
+	}, DependsOn: w.o.DependsOn.Names()}
+	if err := w.session.Hold(ctx, req); err != nil {
+		return rep, held(err)
+	}
 	d, err := w.session.Drift(ctx, req)
 	if err != nil {
 		return rep, badRevision(err)
@@ -270,7 +282,16 @@ func (w *wiring) sync(ctx context.Context, rev string) (engine.Report, error) {
 	if res != nil && res.Result != nil {
 		fill(&rep, res.Result, start)
 	}
-	return rep, badRevision(err)
+	return rep, held(badRevision(err))
+}
+
+// held makes a set held still (suspended, waiting for a dependency) a hold
+// of the loop, which says so and looks again at its next interval.
+func held(err error) error {
+	if session.IsHeld(err) {
+		return &engine.HeldError{Err: err}
+	}
+	return err
 }
 
 // images runs image automation as images --update does, and returns the
