@@ -20,7 +20,8 @@ import (
 // image, that Set on the first image either fails and returns the input, or
 // changes only the bytes of that scalar, and that the result decodes (with
 // a plain decode, not the package's own tree comparison) as the input with
-// only that value changed. Run it with
+// only that value changed. It checks UpdateMarkers the same way on the
+// input's setter markers (see checkMarkers). Run it with
 //
 //	go test ./pkg/setters/ -run '^$' -fuzz FuzzSetImage -fuzztime 60s
 //
@@ -45,7 +46,11 @@ func FuzzSetImage(f *testing.F) {
 	f.Add([]byte("spec:\n  containers:\n  - image: \"a\\\"b\" # c\n"), "it's")
 	f.Add([]byte("containers:\n- image: a\n  b\n"), "true")
 
+	f.Add([]byte("a: x # {\"$imagepolicy\": \"ns:p\"}\nb: [y, 'z'] # {\"$imagepolicy\": \"ns:p:tag\"}\n"), "v: 1")
+	f.Add([]byte("- {newTag: 1.0, # {\"$imagepolicy\": \"ns:p:tag\"}\n  n: \"q\" # {\"$imagepolicy\": \"ns:q:name\"}\n}\n"), "true")
+
 	f.Fuzz(func(t *testing.T, src []byte, image string) {
+		checkMarkers(t, src, image)
 		doc, path, node := firstImage(src)
 		if node == nil {
 			return
@@ -342,4 +347,138 @@ func expectedRefusal(err error) bool {
 		}
 	}
 	return false
+}
+
+// checkMarkers updates every setter marker of src to values made of image
+// and checks that UpdateMarkers either fails and returns src, or changes
+// only the lines of the marked scalars, keeps their markers, and gives
+// documents that decode as the input with only the marked values changed.
+func checkMarkers(t *testing.T, src []byte, image string) {
+	markers, err := FindMarkers("fuzz.yaml", src)
+	if len(markers) == 0 || err != nil {
+		return
+	}
+	ref := ImageRef{Name: image, Tag: image, Digest: image}
+	out, changes, err := UpdateMarkers("fuzz.yaml", src, func(PolicyRef) (ImageRef, bool) { return ref, true })
+	if err != nil {
+		if !bytes.Equal(out, src) {
+			t.Fatalf("UpdateMarkers failed (%v) but did not return the input", err)
+		}
+		return
+	}
+	if len(changes) == 0 {
+		if !bytes.Equal(out, src) {
+			t.Fatalf("UpdateMarkers changed nothing but the file:\n%s", out)
+		}
+		return
+	}
+
+	// Only the lines of the changed scalars changed. A scalar may span
+	// lines (a folded plain or quoted one); those lines may change.
+	s, err := parseStream(src)
+	if err != nil {
+		t.Fatalf("the input parsed for FindMarkers but not again: %v", err)
+	}
+	mayChange := map[int]bool{}
+	for _, c := range changes {
+		r, err := s.resolve(c.Target)
+		if err != nil || r.missing != nil {
+			t.Fatalf("marker %v: target not found (%v)", c.Marker, err)
+		}
+		start, end, err := s.scalarSpan(r.last().node, -1)
+		if err != nil {
+			continue // UpdateMarkers succeeded, so this should not happen; the decode check below still runs
+		}
+		for l := s.lineOf(start); l <= s.lineOf(end); l++ {
+			mayChange[l] = true
+		}
+	}
+	o, err := parseStream(out)
+	if err != nil {
+		t.Fatalf("the output does not parse: %v\n%s", err, out)
+	}
+	// Folded scalars written on one line remove lines: compare the lines
+	// before the first and after the last changed line.
+	first, last := len(s.lines), -1
+	for l := range mayChange {
+		first, last = min(first, l), max(last, l)
+	}
+	for l := 0; l < first; l++ {
+		if l >= len(o.lines) || !bytes.Equal(s.lineText(l), o.lineText(l)) {
+			t.Fatalf("line %d changed, before the first marked value:\n--- in\n%s\n--- out\n%s", l+1, src, out)
+		}
+	}
+	shift := len(o.lines) - len(s.lines)
+	for l := last + 1; l < len(s.lines); l++ {
+		if l+shift < 0 || !bytes.Equal(s.lineText(l), o.lineText(l+shift)) {
+			t.Fatalf("line %d changed, after the last marked value:\n--- in\n%s\n--- out\n%s", l+1, src, out)
+		}
+	}
+	for l := first; l <= last && shift == 0; l++ {
+		if !mayChange[l] && !bytes.Equal(s.lineText(l), o.lineText(l)) {
+			t.Fatalf("line %d changed, holding no marked value:\n--- in\n%s\n--- out\n%s", l+1, src, out)
+		}
+	}
+
+	// The markers are still there, now holding the new values.
+	again, err := FindMarkers("fuzz.yaml", out)
+	if err != nil || len(again) != len(markers) {
+		t.Fatalf("after the update: %d markers (%v), want %d:\n%s", len(again), err, len(markers), out)
+	}
+	for i, m := range again {
+		want, _ := ref.Value(markers[i].Part)
+		if m.Policy != markers[i].Policy || m.Part != markers[i].Part || m.Target.String() != markers[i].Target.String() || m.Value != want {
+			t.Fatalf("after the update: marker %v = %q, want %v = %q", m, m.Value, markers[i], want)
+		}
+	}
+
+	// The documents are the input's with the marked values set.
+	want, err := decodeAll(src)
+	if err != nil {
+		return
+	}
+	for _, c := range changes {
+		path := make([]any, len(c.Target.Path))
+		for i, el := range c.Target.Path {
+			path[i] = el
+			if n, err := strconv.Atoi(el); err == nil && isSeqIndex(want[c.Target.Doc], c.Target.Path[:i]) {
+				path[i] = n
+			}
+		}
+		if !setPath(want[c.Target.Doc], path, c.NewValue) {
+			// A key that decodes as a number or a bool (map[any]any):
+			// the line checks above still hold.
+			return
+		}
+	}
+	got, err := decodeAll(out)
+	if err != nil {
+		t.Fatalf("the output does not decode: %v\n%s", err, out)
+	}
+	if !equalValues(want, got) {
+		t.Fatalf("documents differ beyond the marked values:\n--- in\n%s\n--- out\n%s", src, out)
+	}
+}
+
+// isSeqIndex says whether the value at path (string keys, or indexes of
+// sequences) in v is a sequence, so that the next element is an index.
+func isSeqIndex(v any, path []string) bool {
+	for _, el := range path {
+		switch m := v.(type) {
+		case map[string]any:
+			v = m[el]
+		case map[any]any:
+			v = m[el]
+		case []any:
+			n, err := strconv.Atoi(el)
+			if err != nil || n >= len(m) {
+				return false
+			}
+			v = m[n]
+		default:
+			return false
+		}
+	}
+	_, ok := v.([]any)
+	return ok
 }
