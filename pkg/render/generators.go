@@ -19,6 +19,11 @@ type Options struct {
 	// run, and how. Its zero value does not let them: a tree with a config
 	// is then an error naming them.
 	Generate generate.Options
+	// Charts, when set, renders a HelmRelease's chart: RenderWith then
+	// replaces each HelmRelease by what it returns and drops Flux's
+	// sources (see charts.go). all is every object rendered. Nil leaves
+	// HelmReleases as they are.
+	Charts func(ctx context.Context, helmRelease Object, all []Object) ([]Object, error)
 }
 
 // RenderWith is Render with options. When a generator config (see
@@ -37,6 +42,9 @@ type Options struct {
 // command that prints no object is an error, so that a generator that
 // silently fails cannot empty the cluster.
 func RenderWith(ctx context.Context, fsys fs.FS, dir string, opts Options) ([]Object, error) {
+	if opts.Charts != nil {
+		return renderCharts(ctx, fsys, dir, opts)
+	}
 	if err := checkDir(fsys, dir); err != nil {
 		return nil, err
 	}

@@ -36,11 +36,21 @@ type Origin struct {
 	// kustomization file), is the file of the commit kustomize loaded it
 	// from, "" for an object it generated. String does not show it.
 	Resource string
+	// Chart, for an object a HelmRelease's chart rendered (File and Line
+	// are then the HelmRelease's), names the chart, its version and the
+	// template: "app 1.2.0: app/templates/deploy.yaml".
+	Chart string
 }
 
 // String returns "file:line", or "file" when the line is unknown; for a
-// generator's output, `generator "name" (file), output line N`.
+// generator's output, `generator "name" (file), output line N`; for a
+// chart's output, "file:line (chart app 1.2.0: app/templates/x.yaml)".
 func (o Origin) String() string {
+	if o.Chart != "" {
+		c := o
+		c.Chart = ""
+		return c.String() + " (chart " + o.Chart + ")"
+	}
 	if o.Generator != "" {
 		s := "generator " + strconv.Quote(o.Generator) + " (" + o.File + ")"
 		if o.Line > 0 {
