@@ -1,15 +1,14 @@
-// Package workload finds the workloads (Deployments, StatefulSets,
-// DaemonSets, ReplicaSets, Jobs, CronJobs and Pods) in the manifests of a
-// repository tree, with their containers and where each image is written,
-// and reads and edits their policy annotations. Edits go through
-// pkg/setters, so they change only the bytes they must.
+// Package workload reads the workloads (Deployments, StatefulSets,
+// DaemonSets, ReplicaSets, Jobs, CronJobs and Pods) of rendered objects
+// (FromObject) and of manifest files, with their containers and where each
+// image is written (Parse), and reads and edits their policy annotations.
+// Edits go through pkg/setters, so they change only the bytes they must.
+// Which files a revision holds, and what they render to, is pkg/render's
+// to say (see pkg/images, which joins the two).
 package workload
 
 import (
 	"errors"
-	"fmt"
-	"io/fs"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -113,84 +112,20 @@ var kinds = map[string]struct {
 	"Pod":         {[]string{""}, []string{"spec"}},
 }
 
-// Find returns the workloads in the manifests under dir (a slash path
-// inside fsys, "." for the root) of a read-only file tree, such as the tree
-// of a git commit. Objects without a namespace are in defaultNamespace.
-//
-// Files are read as rendering reads them: files ending in .yaml, .yml or
-// .json, recursively, in lexical order; files and directories whose name
-// starts with "." are skipped; a file may hold several documents, and the
-// items of a List are read as objects. A JSON object is read as the YAML
-// flow mapping it also is, so that its images are edited in place like
-// YAML's; a file holding several JSON values one after another, or JSON
-// that YAML reads otherwise (a "\/" escape), is an *Error when it holds a
-// workload, and is passed over when it holds none. Directories holding a kustomization are read
-// file by file too, as Flux v1 did: the workloads of a base and of its
-// patches are all found, so the same ID may come more than once. Only the
-// built-in API groups count (apps/v1 Deployment, not another group's).
-//
-// Find returns the workloads of every file it could read, and, when some
-// could not be, an error joining one *Error for each of them, naming the
-// file and line.
-func Find(fsys fs.FS, dir string, defaultNamespace string) ([]Workload, error) {
-	if !fs.ValidPath(dir) {
-		return nil, fmt.Errorf("find workloads: invalid path %q: want a slash-separated path inside the tree, like \"apps/web\" or \".\"", dir)
-	}
-	info, err := fs.Stat(fsys, dir)
-	if err != nil {
-		return nil, fmt.Errorf("find workloads: %w", err)
-	}
-	if !info.IsDir() {
-		return nil, fmt.Errorf("find workloads: %s is not a directory", dir)
-	}
-	var found []Workload
-	var errs []error
-	var walk func(dir string)
-	walk = func(dir string) {
-		entries, err := fs.ReadDir(fsys, dir)
-		if err != nil {
-			errs = append(errs, &Error{File: dir, Err: err})
-			return
-		}
-		slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-		for _, e := range entries {
-			name := e.Name()
-			if strings.HasPrefix(name, ".") {
-				continue
-			}
-			p := path.Join(dir, name)
-			if e.IsDir() {
-				walk(p)
-				continue
-			}
-			if ext := path.Ext(name); ext != ".yaml" && ext != ".yml" && ext != ".json" {
-				continue
-			}
-			if !e.Type().IsRegular() {
-				errs = append(errs, &Error{File: p, Err: errors.New("not a regular file (symbolic links are not followed)")})
-				continue
-			}
-			data, err := fs.ReadFile(fsys, p)
-			if err != nil {
-				errs = append(errs, &Error{File: p, Err: err})
-				continue
-			}
-			ws, err := parseFile(p, data, defaultNamespace)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			found = append(found, ws...)
-		}
-	}
-	walk(dir)
-	return found, errors.Join(errs...)
-}
-
 // Parse returns the workloads in data, the content of file (a slash path
-// of the tree), with their positions, as Find reads each file; objects
-// without a namespace are in defaultNamespace. A file that cannot be
-// addressed byte for byte is an *Error naming the file and line.
+// of the tree), with the position of each and of its images. Objects
+// without a namespace are in defaultNamespace. Which files are manifests
+// is pkg/render's to say; Parse reads one of them to find where the
+// objects render returns are written.
+//
+// A file may hold several documents, and the items of a List are read as
+// objects. A JSON object is read as the YAML flow mapping it also is, so
+// that its images are edited in place like YAML's; a file holding several
+// JSON values one after another, or JSON that YAML reads otherwise (a
+// "\/" escape), is an *Error when it holds a workload, and holds no
+// workload otherwise. Only the built-in API groups count (apps/v1
+// Deployment, not another group's). A file that cannot be read is an
+// *Error naming the file and line.
 func Parse(file string, data []byte, defaultNamespace string) ([]Workload, error) {
 	return parseFile(file, data, defaultNamespace)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -88,10 +87,31 @@ func findOne(t *testing.T, file string, src []byte, id string) Workload {
 	return Workload{}
 }
 
-func TestFindTestdata(t *testing.T) {
-	ws, err := Find(treeFS(t), "repo", "default")
-	if err != nil {
-		t.Fatal(err)
+// parseTree parses every file of fsys, in lexical order, and returns the
+// workloads and the errors.
+func parseTree(t *testing.T, fsys fstest.MapFS) ([]Workload, []error) {
+	t.Helper()
+	names := make([]string, 0, len(fsys))
+	for name := range fsys {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var ws []Workload
+	var errs []error
+	for _, name := range names {
+		got, err := Parse(name, fsys[name].Data, "default")
+		ws = append(ws, got...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return ws, errs
+}
+
+func TestParseTestdata(t *testing.T) {
+	ws, errs := parseTree(t, treeFS(t))
+	if len(errs) > 0 {
+		t.Fatal(errs)
 	}
 	var got []string
 	for _, w := range ws {
@@ -127,14 +147,16 @@ func TestFindTestdata(t *testing.T) {
 	}
 }
 
-func TestFindTree(t *testing.T) {
+// TestParseFiles: what Parse finds in files of every kind, and the files
+// it cannot address byte for byte. (Which files are manifests, hidden
+// files, symbolic links and kustomizations are pkg/render's.)
+func TestParseFiles(t *testing.T) {
 	deploy := func(name string) *fstest.MapFile {
 		return &fstest.MapFile{Data: []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name + "\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: " + name + ":1\n")}
 	}
 	fsys := fstest.MapFS{
 		"apps/b.yaml":                    deploy("b"),
 		"apps/a.yml":                     deploy("a"),
-		"apps/notes.md":                  deploy("notes"),
 		"apps/c.json":                    {Data: []byte(`{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "json"}, "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "json:1"}]}}}}`)},
 		"apps/json/yaml-in.json":         deploy("yaml-in-json"),
 		"apps/json/configmaps.json":      {Data: []byte("{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"a\"}}\n{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"b\"}}\n")},
@@ -142,20 +164,33 @@ func TestFindTree(t *testing.T) {
 		"apps/json/escaped.json":         {Data: []byte(`{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "escaped", "annotations": {"url": "https:\/\/example.com"}}}`)},
 		"apps/json/escaped-cm.json":      {Data: []byte(`{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"url": "https:\/\/example.com"}}`)},
 		"apps/json/broken.json":          {Data: []byte(`{"apiVersion": "apps/v1", "kind": "Deployment",`)},
-		"apps/.hidden.yaml":              deploy("hidden"),
-		"apps/.git/config.yaml":          deploy("git"),
 		"apps/sub/z.yaml":                deploy("z"),
-		"apps/base/kustomization.yaml":   {Data: []byte("resources:\n- d.yaml\n")},
-		"apps/base/d.yaml":               deploy("d"),
 		"apps/other/broken.yaml":         {Data: []byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: [x\n")},
-		"apps/other/link.yaml":           {Data: []byte("x"), Mode: fs.ModeSymlink},
 		"apps/other/crd.yaml":            {Data: []byte("apiVersion: example.com/v1\nkind: Deployment\nmetadata:\n  name: custom\n")},
 		"apps/other/noname.yaml":         {Data: []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {}\n")},
 		"apps/other/scalar.yaml":         {Data: []byte("just a string\n---\n- a list\n")},
 		"apps/other/patch-noimage.yaml":  {Data: []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: patched\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        resources: {}\n")},
 		"apps/other/extensions-v1b1.yml": {Data: []byte("apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata:\n  name: old\n")},
 	}
-	ws, err := Find(fsys, "apps", "dflt")
+	var ws []Workload
+	var errs []string
+	names := make([]string, 0, len(fsys))
+	for name := range fsys {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		got, err := Parse(name, fsys[name].Data, "dflt")
+		ws = append(ws, got...)
+		if err == nil {
+			continue
+		}
+		var we *Error
+		if !errors.As(err, &we) {
+			t.Errorf("error %v is not an *Error", err)
+		}
+		errs = append(errs, err.Error())
+	}
 	var got []string
 	for _, w := range ws {
 		got = append(got, describe(w))
@@ -163,7 +198,6 @@ func TestFindTree(t *testing.T) {
 	want := []string{
 		"apps/a.yml:1 dflt:deployment/a | app=a:1",
 		"apps/b.yaml:1 dflt:deployment/b | app=b:1",
-		"apps/base/d.yaml:1 dflt:deployment/d | app=d:1",
 		"apps/c.json:1 dflt:deployment/json | app=json:1",
 		"apps/json/yaml-in.json:1 dflt:deployment/yaml-in-json | app=yaml-in-json:1",
 		"apps/other/extensions-v1b1.yml:1 dflt:deployment/old",
@@ -173,29 +207,40 @@ func TestFindTree(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	var errs []string
-	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		var we *Error
-		if !errors.As(e, &we) {
-			t.Errorf("error %v is not an *Error", e)
-		}
-		errs = append(errs, e.Error())
-	}
 	wantErrs := []string{
 		"apps/json/broken.json:2: did not find expected node content",
 		"apps/json/escaped.json:1: workload dflt:deployment/escaped: its JSON cannot be read as YAML, as the byte-exact editor of images and policies needs: write it without \"\\/\" escapes",
 		"apps/json/stream.json:3: workload dflt:deployment/streamed: the file holds 2 JSON values one after another, which the byte-exact editor of images and policies cannot address: put each object in a file of its own, or the objects in a List",
 		"apps/other/broken.yaml:4: did not find expected ',' or ']'",
-		"apps/other/link.yaml: not a regular file (symbolic links are not followed)",
 	}
 	if !slices.Equal(errs, wantErrs) {
 		t.Errorf("errors\n%s\nwant\n%s", strings.Join(errs, "\n"), strings.Join(wantErrs, "\n"))
 	}
+}
 
-	for _, dir := range []string{"/abs", "missing", "apps/a.yml"} {
-		if _, err := Find(fsys, dir, "x"); err == nil {
-			t.Errorf("Find(%q) gave no error", dir)
-		}
+// FromObject reads a decoded object as Parse reads it from a file, without
+// positions; other kinds and groups are no workloads.
+func TestFromObject(t *testing.T) {
+	obj := map[string]any{
+		"apiVersion": "apps/v1", "kind": "CronJob", "metadata": map[string]any{"name": "x"},
+	}
+	if _, ok, err := FromObject(obj, "d"); ok || err != nil {
+		t.Errorf("a CronJob of apps/v1: %v, %v", ok, err)
+	}
+	obj = map[string]any{
+		"apiVersion": "batch/v1", "kind": "CronJob",
+		"metadata": map[string]any{"name": "nightly", "annotations": map[string]any{"fluxcd.io/automated": "true"}},
+		"spec": map[string]any{"jobTemplate": map[string]any{"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+			"containers":     []any{map[string]any{"name": "report", "image": "reporter:0.9"}},
+			"initContainers": []any{map[string]any{"name": "wait", "image": "busybox:1.36"}},
+		}}}}},
+	}
+	w, ok, err := FromObject(obj, "d")
+	if !ok || err != nil {
+		t.Fatalf("%v, %v", ok, err)
+	}
+	if got := describe(w); got != ":0 d:cronjob/nightly | report=reporter:0.9 | wait=busybox:1.36 (init)" || !w.Policy().Automated {
+		t.Errorf("got %s, automated %v", got, w.Policy().Automated)
 	}
 }
 
@@ -500,13 +545,12 @@ func TestEditErrors(t *testing.T) {
 	}
 }
 
-// TestFindRefusesCostlyYAML: a repository file of a few hundred bytes whose
-// aliases expand to gigabytes is refused by name before it is walked.
-func TestFindRefusesCostlyYAML(t *testing.T) {
+// TestParseRefusesCostlyYAML: a repository file of a few hundred bytes
+// whose aliases expand to gigabytes is refused by name before it is parsed.
+func TestParseRefusesCostlyYAML(t *testing.T) {
 	bomb := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: demo}\n" + yamlbomb.Laughs("")
-	fsys := fstest.MapFS{"deploy/bomb.yaml": &fstest.MapFile{Data: []byte(bomb)}}
-	_, err := Find(fsys, "deploy", "default")
+	_, err := Parse("deploy/bomb.yaml", []byte(bomb), "default")
 	if err == nil || !strings.Contains(err.Error(), "deploy/bomb.yaml") || !strings.Contains(err.Error(), "alias") {
-		t.Fatalf("Find over an alias bomb: %v, want an error naming deploy/bomb.yaml and its aliases", err)
+		t.Fatalf("Parse of an alias bomb: %v, want an error naming deploy/bomb.yaml and its aliases", err)
 	}
 }
