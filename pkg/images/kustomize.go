@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -125,21 +126,24 @@ func (r *reader) chains(dir, res string, depth int) [][]*kustomization {
 		}
 		out = append(out, r.chains(p, res, depth+1)...)
 	}
+	var comps []*kustomization
+	for _, c := range k.components {
+		comps = append(comps, r.componentChain(c, depth+1)...)
+	}
 	for i := range out {
-		for _, c := range k.components {
-			out[i] = append(out[i], r.componentChain(c, depth+1)...)
-		}
+		out[i] = slices.Concat(out[i], comps)
 	}
 	for j, c := range k.components {
+		var later []*kustomization
+		for _, l := range k.components[j+1:] {
+			later = append(later, r.componentChain(l, depth+1)...)
+		}
 		for _, sub := range r.chains(c, res, depth+1) {
-			for _, later := range k.components[j+1:] {
-				sub = append(sub, r.componentChain(later, depth+1)...)
-			}
-			out = append(out, sub)
+			out = append(out, slices.Concat(sub, later))
 		}
 	}
 	for i := range out {
-		out[i] = append(out[i], k)
+		out[i] = slices.Concat(out[i], []*kustomization{k})
 	}
 	return out
 }
@@ -192,6 +196,9 @@ func (r *reader) built(w workload.Workload, origin render.Origin) Found {
 		f.FileID = workload.ID{}
 	}
 	f.Origin = m.fw.Origin() + " via " + origin.File
+	if !m.fw.Policy().Equal(w.Policy()) {
+		f.PolicyNote = fmt.Sprintf("its policy cannot be edited in %s, where it comes from: the kustomizations that build it (%s) change its policy annotations; edit them there", res, origin.File)
+	}
 	f.targets = make([]target, len(w.Containers))
 	for i, c := range w.Containers {
 		fc, ok := fileContainer(m.fw, c)
@@ -203,7 +210,7 @@ func (r *reader) built(w workload.Workload, origin render.Origin) Found {
 		var notes []string
 		t, ok := replayImages(fc.Image, c.Image, m.chain)
 		for _, other := range matches[1:] {
-			if ot, ook := replayImages(fc.Image, c.Image, other.chain); ook != ok || ot.file != t.file || !slicesEqual(ot.entry, t.entry) {
+			if ot, ook := replayImages(fc.Image, c.Image, other.chain); ook != ok || ot.file != t.file || !slices.Equal(ot.entry, t.entry) {
 				notes = append(notes, fmt.Sprintf("cannot be edited: %s reaches %s in more than one way, which set its image differently", res, origin.File))
 				break
 			}

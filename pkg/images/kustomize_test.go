@@ -279,6 +279,28 @@ func TestSetPolicyOfAKustomizeBuiltWorkload(t *testing.T) {
 			t.Errorf("%s is not locked after the edit: %v", f.ID, f.Annotations)
 		}
 	}
+
+	// When the overlay sets policy annotations itself, an edit of the
+	// base would not change what is applied: it is refused, saying where.
+	fsys = mixedTree()
+	k := fsys["deploy/prod/kustomization.yaml"]
+	k.Data = append(k.Data, "commonAnnotations:\n  fluxcd.io/automated: \"false\"\n"...)
+	found, err = Tree{FS: fsys, Dir: "deploy", Namespace: "default"}.Workloads(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range found {
+		if f.ID != web.ID {
+			continue
+		}
+		if f.Policy().Automated {
+			t.Errorf("%s is automated, though the overlay says not", f.ID)
+		}
+		_, err := workload.SetPolicy(fsys[f.File].Data, f.Workload, workload.PolicyChange{Locked: &locked})
+		if want := "prod:deployment/prod-web: its policy cannot be edited in base/web.yaml, where it comes from: the kustomizations that build it (deploy/prod/kustomization.yaml) change its policy annotations; edit them there"; err == nil || err.Error() != want {
+			t.Errorf("lock: %v\nwant %s", err, want)
+		}
+	}
 }
 
 // A workload whose file the byte-exact editor cannot address (JSON with a
@@ -298,5 +320,34 @@ func TestUneditableJSONWorkloadIsListed(t *testing.T) {
 	ch := Change{Workload: found[0].ID, Container: "web", From: "reg.example.com/web:1.0.0", To: "reg.example.com/web:1.1.0"}
 	if _, err := EditTree(t.Context(), tree, found, []Change{ch}); err == nil || !strings.Contains(err.Error(), note) {
 		t.Fatalf("edit: %v", err)
+	}
+}
+
+// Through nested bases and a component, the id is the one kustomize gives
+// (both prefixes, the outer namespace) and the tag is edited in the
+// component, whose images entry is applied last.
+func TestKustomizeComponentSetsTheTag(t *testing.T) {
+	fsys := fstest.MapFS{
+		"base/kustomization.yaml":   {Data: []byte("namePrefix: b-\nresources: [web.yaml]\nimages:\n- name: reg.example.com/app\n  newTag: \"1\"\n")},
+		"base/web.yaml":             {Data: []byte(deployment("web", "", "reg.example.com/app:0"))},
+		"mid/kustomization.yaml":    {Data: []byte("namePrefix: m-\nresources: [../base]\ncomponents: [../comp]\n")},
+		"comp/kustomization.yaml":   {Data: []byte("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nimages:\n- name: reg.example.com/app\n  newTag: \"2\" # the component's\n")},
+		"deploy/kustomization.yaml": {Data: []byte("namespace: x\nresources: [../mid]\n")},
+	}
+	tree := Tree{FS: fsys, Dir: "deploy", Namespace: "default"}
+	before, err := tree.Workloads(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := describeFound(before); len(got) != 1 || got[0] != "x:deployment/m-b-web base/web.yaml:1 via deploy/kustomization.yaml app=reg.example.com/app:2" {
+		t.Fatalf("workloads %q", got)
+	}
+	ch := Change{Workload: before[0].ID, Container: "app", From: "reg.example.com/app:2", To: "reg.example.com/app:3"}
+	files, err := EditTree(t.Context(), tree, before, []Change{ch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Replace(string(fsys["comp/kustomization.yaml"].Data), `"2"`, `"3"`, 1); len(files) != 1 || string(files["comp/kustomization.yaml"]) != want {
+		t.Fatalf("edited %q, want comp/kustomization.yaml:\n%s", files, want)
 	}
 }

@@ -185,6 +185,9 @@ func (r *reader) plain(w workload.Workload, origin render.Origin) Found {
 	f.Annotations = w.Annotations
 	f.Containers = w.Containers
 	f.Origin = fw.Origin()
+	if !fw.Policy().Equal(w.Policy()) {
+		f.PolicyNote = fmt.Sprintf("its policy cannot be edited in %s: the policy annotations applied are not those the file writes", fw.File)
+	}
 	f.targets = make([]target, len(w.Containers))
 	for i, c := range w.Containers {
 		fc, ok := fileContainer(fw, c)

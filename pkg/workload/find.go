@@ -43,6 +43,11 @@ type Workload struct {
 	// renamed it or moved it to another namespace. Edits find the object
 	// in File under this ID.
 	FileID ID
+	// PolicyNote, when set, says why the policy annotations cannot be
+	// edited in File: what is applied reads another policy than File
+	// writes, as when a kustomization sets policy annotations. SetPolicy
+	// refuses, with this note.
+	PolicyNote string
 }
 
 // InFile returns the ID under which the workload is written in File.

@@ -3,6 +3,7 @@ package workload
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -28,6 +29,12 @@ type Policy struct {
 
 // policyKeys are the policy annotations, without prefix, apart from tags.
 var policyKeys = []string{annotations.Automated, annotations.Locked, annotations.LockedUser, annotations.LockedMsg, annotations.Ignore}
+
+// Equal says whether p and q are the same policy.
+func (p Policy) Equal(q Policy) bool {
+	return p.Automated == q.Automated && p.Locked == q.Locked && p.LockedUser == q.LockedUser &&
+		p.LockedMsg == q.LockedMsg && p.Prefix == q.Prefix && maps.Equal(p.Tags, q.Tags)
+}
 
 // ReadPolicy reads a policy from a workload's annotations: kubectl-gitops'
 // own (kubectl-gitops.dev/) and Flux v1's (fluxcd.io/, flux.weave.works/,
@@ -128,7 +135,12 @@ type PolicyChange struct {
 // kubectl-gitops.dev/; an annotation that exists keeps its key. So a lock
 // followed by an unlock gives back src byte for byte, even when src had no
 // annotations.
+//
+// A workload whose PolicyNote is set is refused with that note.
 func SetPolicy(src []byte, w Workload, change PolicyChange) ([]byte, error) {
+	if w.PolicyNote != "" {
+		return src, fmt.Errorf("%s: %s", w.ID, w.PolicyNote)
+	}
 	cur, err := locate(src, w)
 	if err != nil {
 		return src, err
@@ -193,7 +205,7 @@ func locate(src []byte, w Workload) (Workload, error) {
 		if x.ID != id {
 			continue
 		}
-		x.ID, x.FileID = w.ID, w.FileID
+		x.ID, x.FileID, x.PolicyNote = w.ID, w.FileID, w.PolicyNote
 		if x.Doc == w.Doc && slices.Equal(x.Path, w.Path) {
 			return x, nil
 		}
