@@ -76,7 +76,7 @@ func (s *Session) Read(ctx context.Context, revision string) (*Revision, error) 
 	if last := s.last; last != nil && last.Snapshot.Revision == snap.Revision && last.Source == r.src {
 		rev.Objects = last.Objects
 	} else {
-		objects, err := render.RenderWith(ctx, snap.FS, dir(r.src), render.Options{Generate: s.GenerateOptions(snap.Revision, s.namespace)})
+		objects, err := render.RenderWith(ctx, snap.FS, dir(r.src), render.Options{Generate: s.GenerateOptions(snap.Revision, s.namespace), Charts: s.charts(snap, r.src.Repo, s.namespace)})
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()

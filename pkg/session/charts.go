@@ -1,0 +1,136 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/helm"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/source"
+)
+
+// charts returns the render option that renders the charts of the
+// HelmReleases of snap, a commit of the repository repo, for a sync into
+// namespace. The cluster is asked for its version and API versions when
+// the first HelmRelease is met, not before.
+func (s *Session) charts(snap *source.Snapshot, repo, namespace string) func(context.Context, render.Object, []render.Object) ([]render.Object, error) {
+	var once sync.Once
+	var r *helm.Renderer
+	var err error
+	return func(ctx context.Context, hr render.Object, all []render.Object) ([]render.Object, error) {
+		once.Do(func() { r, err = s.chartRenderer(snap, repo, namespace) })
+		if err != nil {
+			return nil, err
+		}
+		return r.Render(ctx, hr, all)
+	}
+}
+
+func (s *Session) chartRenderer(snap *source.Snapshot, repo, namespace string) (*helm.Renderer, error) {
+	dc, err := s.factory.ToDiscoveryClient()
+	if err != nil {
+		return nil, fmt.Errorf("rendering charts needs the cluster's version: %w", err)
+	}
+	v, err := dc.ServerVersion()
+	if err != nil {
+		return nil, fmt.Errorf("rendering charts needs the cluster's version: %w", err)
+	}
+	// As Helm's action.GetVersionSet: every group version, and every
+	// group version/kind, of the groups discovery could read.
+	_, lists, err := dc.ServerGroupsAndResources()
+	var partial *discovery.ErrGroupDiscoveryFailed
+	if err != nil && !errors.As(err, &partial) {
+		return nil, fmt.Errorf("rendering charts needs the cluster's API versions: %w", err)
+	}
+	var versions []string
+	for _, l := range lists {
+		versions = append(versions, l.GroupVersion)
+		for _, res := range l.APIResources {
+			if !strings.Contains(res.Name, "/") {
+				versions = append(versions, l.GroupVersion+"/"+res.Kind)
+			}
+		}
+	}
+	cache := ""
+	if dir, err := os.UserCacheDir(); err == nil {
+		cache = filepath.Join(dir, "kubectl-gitops", "helm")
+	}
+	return helm.New(helm.Options{
+		FS:               snap.FS,
+		SameRepository:   func(u string) bool { return sameRepository(u, repo) },
+		DefaultNamespace: namespace,
+		KubeVersion:      v.GitVersion,
+		APIVersions:      versions,
+		CacheDir:         cache,
+		Lookup:           s.lookupValues,
+	}), nil
+}
+
+// lookupValues reads a ConfigMap or Secret named by a HelmRelease's
+// valuesFrom or a HelmRepository's secretRef from the cluster.
+func (s *Session) lookupValues(ctx context.Context, kind, namespace, name string) (*unstructured.Unstructured, error) {
+	cs, err := s.factory.KubernetesClientSet()
+	if err != nil {
+		return nil, err
+	}
+	var obj any
+	switch kind {
+	case "ConfigMap":
+		obj, err = cs.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
+	case "Secret":
+		obj, err = cs.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+	default:
+		return nil, fmt.Errorf("kind %s is not read", kind)
+	}
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, err
+	}
+	return &unstructured.Unstructured{Object: m}, nil
+}
+
+// sameRepository says whether the git URL u, named in a HelmRelease or a
+// GitRepository, is repo, the synced repository's URL or local path:
+// scheme, user, a trailing ".git" or "/" and the case of the host aside.
+func sameRepository(u, repo string) bool {
+	return normalGitURL(u) == normalGitURL(repo)
+}
+
+func normalGitURL(s string) string {
+	s = strings.TrimSpace(s)
+	if p, ok := strings.CutPrefix(s, "file://"); ok {
+		s = p
+	}
+	if filepath.IsAbs(s) {
+		return filepath.Clean(strings.TrimSuffix(filepath.Clean(s), ".git"))
+	}
+	host, path := "", s
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		host, path = u.Hostname(), u.Path
+	} else if at := strings.Index(s, "@"); at >= 0 && strings.Contains(s[at:], ":") {
+		// scp-like: git@host:owner/repo
+		rest := s[at+1:]
+		i := strings.Index(rest, ":")
+		host, path = rest[:i], rest[i+1:]
+	}
+	path = strings.TrimSuffix(strings.Trim(path, "/"), ".git")
+	return strings.ToLower(host) + "/" + path
+}
