@@ -22,6 +22,10 @@ type Tree struct {
 	Dir       string
 	Namespace string // the default namespace
 	Generate  generate.Options
+	// Render holds the other options of the render that sync makes of
+	// the tree (Generate above stands for its Generate), so that the
+	// workloads are read from the same objects.
+	Render render.Options
 }
 
 // Found is a workload of a tree, and how its images are moved.
@@ -74,7 +78,9 @@ type target struct {
 // edited; a workload whose image has no such place (set by a kustomize
 // patch, say) is listed with a Note saying why.
 func (t Tree) Workloads(ctx context.Context) ([]Found, error) {
-	objs, err := render.RenderWith(ctx, t.FS, t.Dir, render.Options{Generate: t.Generate})
+	opts := t.Render
+	opts.Generate, opts.Resources = t.Generate, true
+	objs, err := render.RenderWith(ctx, t.FS, t.Dir, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,11 @@ type Options struct {
 	// sources (see charts.go). all is every object rendered. Nil leaves
 	// HelmReleases as they are.
 	Charts func(ctx context.Context, helmRelease Object, all []Object) ([]Object, error)
+	// Resources asks kustomize which file of the commit each object it
+	// builds came from, for Origin.Resource. The objects are the same
+	// either way, but kustomize takes about twice as long when it tracks
+	// origins, so only readers that edit those files ask.
+	Resources bool
 }
 
 // RenderWith is Render with options. When a generator config (see
@@ -53,7 +58,7 @@ func RenderWith(ctx context.Context, fsys fs.FS, dir string, opts Options) ([]Ob
 		return nil, err
 	}
 	if cfg == nil {
-		return renderFiles(ctx, fsys, dir)
+		return renderFiles(ctx, fsys, dir, opts.Resources)
 	}
 	if !opts.Generate.Allow {
 		return nil, &generate.NotAllowedError{Config: cfg}
@@ -68,7 +73,7 @@ func RenderWith(ctx context.Context, fsys fs.FS, dir string, opts Options) ([]Ob
 	}
 	var objs []Object
 	if cfg.IncludeFiles {
-		if objs, err = renderFiles(ctx, fsys, dir); err != nil {
+		if objs, err = renderFiles(ctx, fsys, dir, opts.Resources); err != nil {
 			return nil, err
 		}
 	}

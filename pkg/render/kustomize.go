@@ -6,12 +6,13 @@ import (
 
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
 // kustomize builds the kustomization in dir, whose kustomization file is
 // named file, and decodes its output. The objects' origin is the
-// kustomization file, without a line, and the Resource each was loaded
-// from (see trackOrigins).
+// kustomization file, without a line, and, when r.resources, the
+// Resource each was loaded from (see trackOrigins).
 //
 // kustomize reads the commit through commitFS: only the files it asks
 // for, each checked with yamlguard.Check. Before it runs, the
@@ -25,13 +26,20 @@ func (r *renderer) kustomize(dir, file string) {
 		r.errs = append(r.errs, errs...)
 		return
 	}
-	tracked, asked := trackOrigins(fsys, origin)
+	var tracked filesys.FileSystem = fsys
+	asked := true // nothing to remove unless origins are tracked here
+	if r.resources {
+		tracked, asked = trackOrigins(fsys, origin)
+	}
 	m, err := krusty.MakeKustomizer(kustomizeOptions()).Run(tracked, path.Join("/", dir))
 	if err != nil {
 		r.fail(origin, fmt.Errorf("kustomize: %w", err))
 		return
 	}
-	files := resourceFiles(m, dir)
+	var files map[objectKey]string
+	if r.resources {
+		files = resourceFiles(m, dir)
+	}
 	if !asked {
 		if err := m.RemoveOriginAnnotations(); err != nil {
 			r.fail(origin, fmt.Errorf("kustomize: %w", err))

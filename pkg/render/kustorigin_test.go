@@ -31,7 +31,7 @@ func overlayTree(opts string) fstest.MapFS {
 func TestKustomizeOrigins(t *testing.T) {
 	for _, opts := range []string{"", "buildMetadata: [transformerAnnotations]\n", "buildMetadata:\n- managedByLabel\n", "  # a comment at the end\n"} {
 		fsys := overlayTree(opts)
-		objs, err := Render(t.Context(), fsys, "apps/prod")
+		objs, err := RenderWith(t.Context(), fsys, "apps/prod", Options{Resources: true})
 		if err != nil {
 			t.Fatalf("%q: %v", opts, err)
 		}
@@ -71,13 +71,24 @@ func TestKustomizeOrigins(t *testing.T) {
 				t.Errorf("%q: %s has the origin annotation", opts, objs[i].Object.GetName())
 			}
 		}
+
+		// Not asked, kustomize does not track origins: the same objects.
+		unasked, err := Render(t.Context(), fsys, "apps/prod")
+		if err != nil || len(unasked) != len(objs) {
+			t.Fatalf("%q: %v, %d objects", opts, err, len(unasked))
+		}
+		for i := range unasked {
+			if unasked[i].Origin.Resource != "" || !reflect.DeepEqual(unasked[i].Object.Object, objs[i].Object.Object) {
+				t.Errorf("%q: object %d without Resources: %v %v", opts, i, unasked[i].Origin, unasked[i].Object.Object)
+			}
+		}
 	}
 }
 
 // A kustomization that asks for origin annotations keeps them.
 func TestKustomizeOriginsAskedFor(t *testing.T) {
 	fsys := overlayTree("buildMetadata: [originAnnotations]\n")
-	objs, err := Render(t.Context(), fsys, "apps/prod")
+	objs, err := RenderWith(t.Context(), fsys, "apps/prod", Options{Resources: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,8 @@ type Origin struct {
 	Generator string
 	// Resource, for an object built by kustomize (File is then the
 	// kustomization file), is the file of the commit kustomize loaded it
-	// from, "" for an object it generated. String does not show it.
+	// from when Options.Resources asked; "" for an object kustomize
+	// generated, and when not asked. String does not show it.
 	Resource string
 	// Chart, for an object a HelmRelease's chart rendered (File and Line
 	// are then the HelmRelease's), names the chart, its version and the
@@ -126,8 +127,8 @@ func checkDir(fsys fs.FS, dir string) error {
 }
 
 // renderFiles renders the manifest files under dir, as Render describes.
-func renderFiles(ctx context.Context, fsys fs.FS, dir string) ([]Object, error) {
-	r := &renderer{ctx: ctx, fsys: fsys}
+func renderFiles(ctx context.Context, fsys fs.FS, dir string, resources bool) ([]Object, error) {
+	r := &renderer{ctx: ctx, fsys: fsys, resources: resources}
 	if err := r.walk(dir); err != nil {
 		return nil, err
 	}
@@ -139,10 +140,11 @@ func renderFiles(ctx context.Context, fsys fs.FS, dir string) ([]Object, error) 
 
 // renderer holds the state of one Render call.
 type renderer struct {
-	ctx  context.Context
-	fsys fs.FS
-	objs []Object
-	errs []error
+	ctx       context.Context
+	fsys      fs.FS
+	resources bool // see Options.Resources
+	objs      []Object
+	errs      []error
 }
 
 // fail records a problem with a whole file or directory.
