@@ -325,3 +325,20 @@ func TestDependencies(t *testing.T) {
 		}
 	}
 }
+
+// A run's source read back from the cluster is shown without credentials,
+// as the record's own source is.
+func TestStatusRedactsTheRunsSources(t *testing.T) {
+	l := newLife(t)
+	l.c.sets["demo/web"] = &applyset.Set{Name: "web", Namespace: "demo", Exists: true, Record: applyset.Record{
+		Source:  applyset.Source{Repo: "https://alice:2024Winter@127.0.0.1:1/org/repo.git"},
+		History: []applyset.Run{{Revision: "a", Source: &applyset.Source{Repo: "https://alice:2024Winter@127.0.0.1:1/org/repo.git"}}},
+	}}
+	st, err := l.onlyName("web").Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Record.History[0].Source.Repo; strings.Contains(got, "Winter") || !strings.Contains(got, "127.0.0.1:1/org/repo.git") {
+		t.Errorf("the run's source is shown as %q", got)
+	}
+}

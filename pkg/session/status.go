@@ -76,6 +76,13 @@ func (s *Session) Status(ctx context.Context) (*Status, error) {
 	// A record written by an older version or by hand may name a URL with
 	// credentials: they are never printed.
 	set.Record.Source.Repo = source.Redact(set.Record.Source.Repo)
+	for i, run := range set.Record.History {
+		if run.Source != nil {
+			src := *run.Source
+			src.Repo = source.Redact(src.Repo)
+			set.Record.History[i].Source = &src
+		}
+	}
 	return &Status{Name: set.Name, Namespace: set.Namespace, ID: set.ID, Record: set.Record, LastRun: lastRun(set.Record), Source: trust, Members: members}, nil
 }
 
