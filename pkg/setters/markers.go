@@ -80,7 +80,7 @@ func (e *MarkerError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e
 // block or flow style, quoted or not. Whole-line comments are not markers,
 // as in Flux.
 //
-// A comment that mentions $imagepolicy but is not such a marker (bad JSON,
+// A comment that holds "$imagepolicy" (quoted) but is not such a marker (bad JSON,
 // a bad reference, after a key whose value is a mapping, after a whole flow
 // collection, after an alias) is a *MarkerError; all of them are returned
 // joined, together with the good markers, so that the caller can report
@@ -115,7 +115,7 @@ func (f *markerFinder) fail(line int, format string, args ...any) {
 // walk visits n, found at path in document doc; key is n's key when n is a
 // mapping value.
 func (f *markerFinder) walk(doc int, n *yaml.Node, path []string, key *yaml.Node) {
-	if strings.Contains(n.LineComment, MarkerKey) {
+	if isMarkerComment(n.LineComment) {
 		f.marker(doc, n, path)
 	}
 	switch n.Kind {
@@ -125,7 +125,7 @@ func (f *markerFinder) walk(doc int, n *yaml.Node, path []string, key *yaml.Node
 			if k.Kind != yaml.ScalarNode {
 				continue // a complex key: nothing a Target can reach
 			}
-			if strings.Contains(k.LineComment, MarkerKey) {
+			if isMarkerComment(k.LineComment) {
 				f.keyMarker(doc, k, v, append(path[:len(path):len(path)], k.Value))
 			}
 			f.walk(doc, v, append(path[:len(path):len(path)], k.Value), k)
@@ -136,6 +136,10 @@ func (f *markerFinder) walk(doc int, n *yaml.Node, path []string, key *yaml.Node
 		}
 	}
 }
+
+// isMarkerComment says whether a comment is meant as a marker: it holds
+// the quoted key. Other mentions of $imagepolicy are prose.
+func isMarkerComment(c string) bool { return strings.Contains(c, string(markerNeedle)) }
 
 // keyMarker handles a marker the parser gave to a key. That happens when
 // the value does not end on the key's line: "key: # marker" before a

@@ -136,11 +136,11 @@ func TestHasMarkersIsACheapPreCheck(t *testing.T) {
 }
 
 func TestFindMarkersErrors(t *testing.T) {
-	good := "good: v # {\"$imagepolicy\": \"ns:good\"}\n"
+	good := "good: v # {\"$imagepolicy\": \"ns:good\"}\nprose: x # $imagepolicy markers are JSON, this is not one\n"
 	tests := []struct {
 		name, src, want string
 	}{
-		{"not JSON", `a: b # {"$imagepolicy": ns:app}`, `f.yaml:3: the comment # {"$imagepolicy": ns:app} mentions $imagepolicy but is not a JSON object`},
+		{"not JSON", `a: b # {"$imagepolicy": ns:app}`, `f.yaml:4: the comment # {"$imagepolicy": ns:app} mentions $imagepolicy but is not a JSON object`},
 		{"other keys", `a: b # {"$imagepolicy": "ns:app", "x": 1}`, "is not a setter marker"},
 		{"not a string", `a: b # {"$imagepolicy": 3}`, "is not a string"},
 		{"one part", `a: b # {"$imagepolicy": "app"}`, `"app" is not <namespace>:<policy>`},
