@@ -141,6 +141,31 @@ func testRollbackAndResume(t *testing.T, e *watchEnv) {
 	if st := e.status(t, ns, "web"); st.Record.Suspended != nil || st.Record.LastSyncedRevision != head {
 		t.Errorf("after resume: %+v", st.Record)
 	}
+
+	// suspend by hand: who, when, why; once; sync --force syncs and keeps it.
+	out = e.run(t, "gitops", "suspend", "--name", "web", "-n", ns, "-m", "incident 4711")
+	if out.code != 0 || !strings.Contains(out.stdout, "sync set web suspended by "+sp.By+" at ") || !strings.HasSuffix(out.stdout, ": incident 4711\n") {
+		t.Errorf("suspend: exit %d, stdout %q, stderr %q", out.code, out.stdout, out.stderr)
+	}
+	t.Logf("suspend: %s", strings.TrimSpace(out.stdout))
+	out = e.run(t, "gitops", "suspend", "--name", "web", "-n", ns, "-m", "another")
+	if out.code != 0 || !strings.Contains(out.stdout, "was already suspended") || !strings.Contains(out.stdout, "incident 4711") {
+		t.Errorf("suspend again: exit %d, stdout %q", out.code, out.stdout)
+	}
+	e.kubectl(t, "delete", "configmap", "b", "-n", ns)
+	out = e.run(t, "gitops", "sync", "--name", "web", "-n", ns, "--force")
+	if out.code != 0 || e.configMapGone(t, ns, "b") {
+		t.Errorf("sync --force of the suspended set: exit %d, b gone %v\n%s", out.code, e.configMapGone(t, ns, "b"), out.stderr)
+	}
+	if st := e.status(t, ns, "web"); st.Record.Suspended == nil || st.Record.Suspended.Reason != "incident 4711" {
+		t.Errorf("after sync --force the suspension is %+v, want it kept", st.Record.Suspended)
+	}
+	if out := e.run(t, "gitops", "resume", "--name", "web", "-n", ns); out.code != 0 || out.stdout != "sync set web resumed: watch and sync sync it again\n" {
+		t.Errorf("resume: exit %d, stdout %q", out.code, out.stdout)
+	}
+	if out := e.run(t, "gitops", "resume", "--name", "web", "-n", ns, "-o", "json"); out.code != 0 || !strings.Contains(out.stdout, `"changed": false`) || strings.Contains(out.stdout, "suspended") {
+		t.Errorf("resume again -o json: exit %d, stdout %q", out.code, out.stdout)
+	}
 }
 
 // unavailable is a Deployment that never becomes available: no node has
