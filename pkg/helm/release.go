@@ -35,8 +35,6 @@ type valuesRef struct {
 	optional                   bool
 	// chartFile is a Flux v1 chartFileRef path, read from the chart.
 	chartFile string
-	// url is a Flux v1 externalSourceRef.
-	url string
 }
 
 // releaseSpec is what the engine reads of a HelmRelease of either API.
@@ -150,8 +148,10 @@ func (s *releaseSpec) parseV1(spec map[string]any, str func(map[string]any, ...s
 			m, _ = m["chartFileRef"].(map[string]any)
 			ref.chartFile = str(m, "path")
 		case m["externalSourceRef"] != nil:
+			// helm-operator fetched any URL; a repository naming hosts
+			// to fetch from is what the trust boundary forbids.
 			m, _ = m["externalSourceRef"].(map[string]any)
-			ref.url = str(m, "url")
+			return fmt.Errorf("spec.valuesFrom[%d]: externalSourceRef %s is not fetched: a repository may not name hosts to read from; put the values in a ConfigMap or in the HelmRelease", i, str(m, "url"))
 		default:
 			return fmt.Errorf("spec.valuesFrom[%d] names no source", i)
 		}

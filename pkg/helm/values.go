@@ -55,8 +55,6 @@ func (ref valuesRef) describe() string {
 	switch {
 	case ref.chartFile != "":
 		return "chart file " + ref.chartFile
-	case ref.url != "":
-		return "external source " + ref.url
 	}
 	return fmt.Sprintf("key %q of %s %s/%s", ref.key, ref.kind, ref.namespace, ref.name)
 }
@@ -64,10 +62,6 @@ func (ref valuesRef) describe() string {
 // valuesData reads what ref names; found is false when it does not exist.
 func (r *Renderer) valuesData(ctx context.Context, ref valuesRef, ch *chart.Chart, all []render.Object) ([]byte, bool, error) {
 	switch {
-	case ref.url != "":
-		// helm-operator fetched any URL; a repository naming hosts to
-		// fetch from is what the trust boundary forbids.
-		return nil, false, fmt.Errorf("externalSourceRef %s is not fetched: a repository may not name hosts to read from; put the values in a ConfigMap or the HelmRelease", ref.url)
 	case ref.chartFile != "":
 		for _, f := range ch.Raw {
 			if path.Clean(f.Name) == path.Clean(ref.chartFile) {
