@@ -42,6 +42,8 @@ func DescribeSuspension(s applyset.Suspension) string {
 // and the set suspended, in the same writes as the run itself.
 type rollbackMark struct {
 	by, reason string
+	// written says that the suspension was written, before applying.
+	written bool
 }
 
 // gate runs between reading a revision and applying it, for runs that
@@ -54,8 +56,16 @@ func (s *Session) gate(ctx context.Context, rev *Revision, req *SyncRequest) err
 	}
 	rec := &rev.Set.Record
 	if m := req.rollback; m != nil {
-		rec.NextIsRollback = true
+		// The suspension is written before anything is applied, so that
+		// watch cannot roll an interrupted rollback forward.
 		rec.Suspend(m.by, m.reason, time.Now())
+		if w, ok := s.cluster.(recordWriter); ok && rev.Set.Exists {
+			if err := w.writeRecord(ctx, rev.Set); err != nil {
+				return err
+			}
+			m.written = true
+		}
+		rec.NextIsRollback = true
 		return nil
 	}
 	deps, err := s.hold(ctx, rev.Set, req)
@@ -248,7 +258,12 @@ func (s *Session) Rollback(ctx context.Context, req RollbackRequest) (*SyncResul
 	}
 	who := s.Who(ctx)
 	mark := &rollbackMark{by: who, reason: fmt.Sprintf("rolled back to %s by %s", short(target), who)}
-	return s.run(ctx, SyncRequest{Revision: target, Apply: req.Apply, Progress: req.Progress, rollback: mark}, "applying")
+	res, err := s.run(ctx, SyncRequest{Revision: target, Apply: req.Apply, Progress: req.Progress, rollback: mark}, "applying")
+	var failed *FailedError
+	if err != nil && mark.written && !errors.As(err, &failed) {
+		err = fmt.Errorf("%w\nsync set %q stays suspended (%s): roll back again, or resume it with kubectl gitops resume --name %s", err, s.opts.Name, mark.reason, s.opts.Name)
+	}
+	return res, err
 }
 
 // rollbackTarget finds the revision to roll back to, and resolves the
@@ -257,9 +272,21 @@ func (s *Session) Rollback(ctx context.Context, req RollbackRequest) (*SyncResul
 func (s *Session) rollbackTarget(ctx context.Context, set *applyset.Set, req RollbackRequest) (string, error) {
 	rec := set.Record
 	if req.To == "" {
+		// Going back undoes: the runs between a rollback to R and the
+		// run of R it went back to are not steps back.
 		steps := max(req.Steps, 1)
 		var seen []string
+		undone := ""
 		for _, run := range rec.History {
+			if undone != "" {
+				if run.Revision == undone && !run.Rollback {
+					undone = ""
+				}
+				continue
+			}
+			if run.Rollback {
+				undone = run.Revision
+			}
 			if run.Outcome != applyset.OutcomeSucceeded || run.Revision == rec.LastSyncedRevision || contains(seen, run.Revision) {
 				continue
 			}

@@ -31,6 +31,9 @@ type appliedRun struct {
 	set     string
 	objects []string
 	record  applyset.Record
+	// suspendedBefore says that the stored set was suspended when the
+	// apply began.
+	suspendedBefore bool
 }
 
 func newSetsCluster() *setsCluster {
@@ -66,6 +69,9 @@ func (c *setsCluster) sync(ctx context.Context, set *applyset.Set, plan *apply.P
 		return res, err
 	}
 	run := appliedRun{set: set.Name}
+	if stored, ok := c.sets[set.Namespace+"/"+set.Name]; ok {
+		run.suspendedBefore = stored.Record.Suspended != nil
+	}
 	for _, it := range plan.Items {
 		run.objects = append(run.objects, it.ID.Name)
 	}
@@ -79,7 +85,9 @@ func (c *setsCluster) sync(ctx context.Context, set *applyset.Set, plan *apply.P
 
 func (c *setsCluster) writeRecord(_ context.Context, set *applyset.Set) error {
 	c.writes++
-	c.sets[set.Namespace+"/"+set.Name] = cloneSet(set)
+	saved := cloneSet(set)
+	saved.Record.NextIsRollback = false // not stored
+	c.sets[set.Namespace+"/"+set.Name] = saved
 	return nil
 }
 
@@ -340,5 +348,39 @@ func TestStatusRedactsTheRunsSources(t *testing.T) {
 	}
 	if got := st.Record.History[0].Source.Repo; strings.Contains(got, "Winter") || !strings.Contains(got, "127.0.0.1:1/org/repo.git") {
 		t.Errorf("the run's source is shown as %q", got)
+	}
+}
+
+// A second rollback goes further back: the runs that a rollback undid are
+// not steps back.
+func TestRollbackAgainGoesFurtherBack(t *testing.T) {
+	l := newLife(t)
+	c := l.c
+	dir, first := repo(t, map[string]string{"one.yaml": configMap("one", "1")})
+	second := commit(t, dir, "second", map[string]string{"one.yaml": configMap("one", "2")})
+	bad := commit(t, dir, "bad", map[string]string{"one.yaml": configMap("one", "3")})
+	l.syncAt("web", dir, "", first)
+	l.syncAt("web", dir, "", second)
+	l.syncAt("web", dir, "", bad)
+
+	ctx := context.Background()
+	res, err := l.onlyName("web").Rollback(ctx, RollbackRequest{})
+	if err != nil || res.Revision != second {
+		t.Fatalf("first rollback: %v, %+v; want %s", err, res, short(second))
+	}
+	if last := c.applied[len(c.applied)-1]; c.writes != 1 || !last.suspendedBefore {
+		t.Fatalf("the suspension was written %d times, before the apply: %v; want once, before", c.writes, last.suspendedBefore)
+	}
+	res, err = l.onlyName("web").Rollback(ctx, RollbackRequest{})
+	if err != nil || res.Revision != first {
+		t.Fatalf("second rollback: %v, %+v; want %s, not the bad revision it undid", err, res, short(first))
+	}
+	_, err = l.onlyName("web").Rollback(ctx, RollbackRequest{})
+	if err == nil || !strings.Contains(err.Error(), "cannot go back 1 step(s)") {
+		t.Fatalf("third rollback: %v; want nothing further back", err)
+	}
+	// --to still reaches any revision of the history, the undone one too.
+	if res, err := l.onlyName("web").Rollback(ctx, RollbackRequest{To: bad[:8]}); err != nil || res.Revision != bad {
+		t.Fatalf("rollback --to the bad revision: %v, %+v", err, res)
 	}
 }
