@@ -57,15 +57,17 @@ func NewCmdRollback(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cob
 		Short: "Sync an earlier revision of a set's history again, and suspend the set",
 		Long: `Go back to a revision the set synced before: by default the last revision
 that synced successfully before the current one (--steps 1), or --steps N
-successful revisions back, or the revision --to names. The revision is synced
+successful revisions back (a run that a rollback undid is no step back: a
+second rollback goes further back), or the revision --to names. It is synced
 as any sync does, pruning what it does not hold, from the repository, ref and
 path recorded for its run (a recorded source is used only when it is the one
 confirmed on this machine, as for sync without --repo).
 
-The run is recorded as a rollback, and the set is suspended ("rolled back to
-REV by USER") so that watch does not roll it forward again: fix the revision
-in git, then kubectl gitops resume. A suspended set can be rolled back; its
-dependencies are not checked (the revision passed them when it was synced).
+The set is suspended ("rolled back to REV by USER"), before anything is
+applied, so that watch does not roll it forward again, and the run is recorded
+as a rollback: fix the revision in git, then kubectl gitops resume. A
+suspended set can be rolled back; its dependencies are not checked (the
+revision passed them when it was synced).
 
 --to takes a revision of the set's history (the record keeps the last 10
 runs), full or abbreviated; a commit that is not in the history is synced
