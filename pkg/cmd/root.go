@@ -13,6 +13,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/diff"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/get"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/images"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/policy"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/rollback"
@@ -54,6 +55,7 @@ of each sync in the cluster. Nothing runs inside the cluster.`,
 		sync.NewCmdSync(f, streams),
 		diffCmd,
 		status.NewCmdStatus(f, streams),
+		get.NewCmdGet(f, streams, completion.SetNameArg(f)),
 		rollback.NewCmdRollback(f, streams),
 		suspend.NewCmdSuspend(f, streams),
 		suspend.NewCmdResume(f, streams),

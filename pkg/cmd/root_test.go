@@ -38,6 +38,7 @@ func path(c *cobra.Command) []string {
 // have no "missing input" case.
 var needNoInput = map[string]bool{
 	"version":               true,
+	"get":                   true, // lists the sets of the namespace
 	"completion bash":       true,
 	"completion zsh":        true,
 	"completion fish":       true,
