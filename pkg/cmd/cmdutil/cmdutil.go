@@ -73,10 +73,22 @@ type Runner interface {
 	Run(ctx context.Context) error
 }
 
-// RunE runs o as a cobra command does: Complete, Validate, then Run. Usage
-// is printed for errors of the first two only.
+// ArgsCompleter is a Runner that takes positional arguments (the set's
+// name): RunE gives them to CompleteArgs before Complete.
+type ArgsCompleter interface {
+	CompleteArgs(args []string) error
+}
+
+// RunE runs o as a cobra command does: CompleteArgs (when o takes
+// arguments), Complete, Validate, then Run. Errors of all but Run are
+// usage errors.
 func RunE(o Runner) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, _ []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if a, ok := o.(ArgsCompleter); ok {
+			if err := a.CompleteArgs(args); err != nil {
+				return err
+			}
+		}
 		if err := o.Complete(cmd); err != nil {
 			return err
 		}

@@ -14,15 +14,16 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/apply"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/session"
 )
 
 const example = `  # What would a sync of the set web change?
-  kubectl gitops diff --name web --repo https://github.com/example/web.git --path deploy
+  kubectl gitops diff web --repo https://github.com/example/web.git --path deploy
 
   # In a script: exit 0 when the cluster matches git, 1 when it differs
-  if ! kubectl gitops diff --name web >/dev/null; then echo "drift"; fi`
+  if ! kubectl gitops diff web >/dev/null; then echo "drift"; fi`
 
 // Options are the diff command's options.
 type Options struct {
@@ -43,7 +44,7 @@ type Options struct {
 func NewCmdDiff(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &Options{factory: f, IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:   "diff --name NAME [--repo REPO] [--ref REF] [--path PATH]",
+		Use:   "diff [NAME | --name NAME] [--repo REPO] [--ref REF] [--path PATH]",
 		Short: "Show what a sync would change: a unified diff per object",
 		Long: `Run a sync as a server-side dry run and show, for each object, the unified
 diff from the live object to what the sync would make of it, then what would
@@ -61,9 +62,10 @@ the whole set (see --allow-empty); pass the same flag to see the changes.
 
 Exit status: 0 when nothing would change, 1 when something would, 2 or more
 on error.`,
-		Example: example,
-		Args:    cobra.NoArgs,
-		RunE:    cmdutil.RunE(o),
+		Example:           example,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completion.SetNameArg(f),
+		RunE:              cmdutil.RunE(o),
 	}
 	o.Source.AddFlags(cmd)
 	syncflags.AddApplyFlags(cmd, &o.Prune, &o.ForceConflicts, &o.Concurrency)
@@ -81,6 +83,9 @@ on error.`,
 	}
 	return cmd
 }
+
+// CompleteArgs takes the set's name from the argument, as --name.
+func (o *Options) CompleteArgs(args []string) error { return o.Source.NameFromArgs(args) }
 
 // Complete builds the session from the flags and the environment.
 func (o *Options) Complete(cmd *cobra.Command) error {

@@ -17,15 +17,17 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/session"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/sourcetrust"
 )
 
 const example = `  # Show the set web: where it syncs from, its last runs, its objects' health
-  kubectl gitops status --name web
+  kubectl gitops status web
 
   # The same for scripts
-  kubectl gitops status --name web -o json`
+  kubectl gitops status web -o json`
 
 // Options are the status command's options.
 type Options struct {
@@ -40,11 +42,15 @@ type Options struct {
 func NewCmdStatus(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &Options{factory: f, IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:     "status --name NAME",
-		Short:   "Show a sync set's source, last synced revision, history and members' health",
-		Example: example,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Use:               "status [NAME | --name NAME]",
+		Short:             "Show a sync set's source, last synced revision, history and members' health",
+		Example:           example,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completion.SetNameArg(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := syncflags.NameFromArgs(&o.Name, args); err != nil {
+				return err
+			}
 			if err := o.Validate(); err != nil {
 				return err
 			}

@@ -16,21 +16,22 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/apply"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/session"
 )
 
 const example = `  # Sync the manifests under deploy/ of a remote repository's main branch
-  kubectl gitops sync --name web --repo https://github.com/example/web.git --ref main --path deploy
+  kubectl gitops sync web --repo https://github.com/example/web.git --ref main --path deploy
 
   # Sync a local repository's committed HEAD, and wait until everything is ready
-  kubectl gitops sync --name web --repo . --path deploy --wait --timeout 5m
+  kubectl gitops sync web --repo . --path deploy --wait --timeout 5m
 
   # Sync again from the source the set recorded last time
-  kubectl gitops sync --name web
+  kubectl gitops sync web
 
   # See what would change, without changing anything
-  kubectl gitops sync --name web --dry-run=server`
+  kubectl gitops sync web --dry-run=server`
 
 // Options are the sync command's options.
 type Options struct {
@@ -56,7 +57,7 @@ type Options struct {
 func NewCmdSync(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &Options{factory: f, IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:   "sync --name NAME [--repo REPO] [--ref REF] [--path PATH]",
+		Use:   "sync [NAME | --name NAME] [--repo REPO] [--ref REF] [--path PATH]",
 		Short: "Apply a git commit to the cluster, pruning what left the repository",
 		Long: `Render the manifests of one commit and make them the state of the cluster:
 server-side apply in stages (namespaces and CRDs, cluster and RBAC, configuration,
@@ -74,9 +75,10 @@ A suspended set (kubectl gitops suspend) is not synced unless --force; it
 stays suspended. A set that depends on others (--depends-on, kept in its
 record) syncs only when each of them synced successfully at its last run and
 every member of theirs is healthy.`,
-		Example: example,
-		Args:    cobra.NoArgs,
-		RunE:    cmdutil.RunE(o),
+		Example:           example,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completion.SetNameArg(f),
+		RunE:              cmdutil.RunE(o),
 	}
 	o.Source.AddFlags(cmd)
 	syncflags.AddApplyFlags(cmd, &o.Prune, &o.ForceConflicts, &o.Concurrency)
@@ -90,6 +92,9 @@ every member of theirs is healthy.`,
 	syncflags.AddDependsOnFlag(cmd, &o.DependsOn)
 	return cmd
 }
+
+// CompleteArgs takes the set's name from the argument, as --name.
+func (o *Options) CompleteArgs(args []string) error { return o.Source.NameFromArgs(args) }
 
 // Complete builds the session from the flags and the environment.
 func (o *Options) Complete(cmd *cobra.Command) (err error) {

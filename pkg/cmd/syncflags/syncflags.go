@@ -143,3 +143,25 @@ func (f *Flags) session(cmd *cobra.Command, factory kcmdutil.Factory, warnings i
 	}
 	return session.New(factory, o), nil
 }
+
+// NameFromArgs takes the sync set's name from the command's first
+// argument, as `kubectl gitops sync web` names it: the same name given by
+// --name as well is fine, another one is an error.
+func (f *Flags) NameFromArgs(args []string) error {
+	return NameFromArgs(&f.Name, args)
+}
+
+// NameFromArgs sets *name, the value of --name, from the first of args.
+func NameFromArgs(name *string, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if len(args) > 1 {
+		return fmt.Errorf("one sync set at a time: got %d names (%s)", len(args), strings.Join(args, ", "))
+	}
+	if *name != "" && *name != args[0] {
+		return fmt.Errorf("the sync set is named twice, %q as the argument and %q by --name: give one of them", args[0], *name)
+	}
+	*name = args[0]
+	return nil
+}

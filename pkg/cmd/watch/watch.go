@@ -21,6 +21,7 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/apply"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/session"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/source"
@@ -29,13 +30,13 @@ import (
 )
 
 const example = `  # Keep the cluster equal to the main branch of a remote repository, checking every minute
-  kubectl gitops watch --name web --repo https://github.com/example/web.git --ref main --path deploy
+  kubectl gitops watch web --repo https://github.com/example/web.git --ref main --path deploy
 
   # Watch the source the set recorded at its last sync, every 30 seconds
-  kubectl gitops watch --name web --interval 30s
+  kubectl gitops watch web --interval 30s
 
   # Log lines as JSON, for a machine
-  kubectl gitops watch --name web --log-format json > watch.log`
+  kubectl gitops watch web --log-format json > watch.log`
 
 // Options are the watch command's options.
 type Options struct {
@@ -58,7 +59,7 @@ type Options struct {
 func NewCmdWatch(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &Options{factory: f, IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:   "watch --name NAME [--repo REPO] [--ref REF] [--path PATH] [--interval 1m]",
+		Use:   "watch [NAME | --name NAME] [--repo REPO] [--ref REF] [--path PATH] [--interval 1m]",
 		Short: "Keep the cluster equal to git: sync new commits and correct drift, until Ctrl-C",
 		Long: `Run in the foreground, as Flux v1's daemon did in the cluster: fetch the
 repository every --interval and sync as soon as the head moves; between
@@ -95,9 +96,10 @@ loses track of nothing), releases the Lease and exits 0.
 On a terminal, a status block of four lines is redrawn in place below the log
 lines of syncs, corrections and errors. Elsewhere, timestamped log lines, or
 JSON lines with --log-format json.`,
-		Example: example,
-		Args:    cobra.NoArgs,
-		RunE:    cmdutil.RunE(o),
+		Example:           example,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completion.SetNameArg(f),
+		RunE:              cmdutil.RunE(o),
 	}
 	o.Source.AddFlags(cmd)
 	fs := cmd.Flags()
@@ -111,6 +113,9 @@ JSON lines with --log-format json.`,
 	syncflags.AddDependsOnFlag(cmd, &o.DependsOn)
 	return cmd
 }
+
+// CompleteArgs takes the set's name from the argument, as --name.
+func (o *Options) CompleteArgs(args []string) error { return o.Source.NameFromArgs(args) }
 
 // Complete builds the session from the flags and the environment.
 func (o *Options) Complete(cmd *cobra.Command) (err error) {
