@@ -1,13 +1,20 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -197,5 +204,61 @@ func TestHelmReleasesSyncDiffAndPrune(t *testing.T) {
 		if r := kubectl(t, "get", "configmap", name+"-extra", "-n", ns); r.code == 0 {
 			t.Errorf("ConfigMap %s-extra, which chart 2.0.0 no longer renders, was not pruned", name)
 		}
+	}
+}
+
+// A Flux v2 HelmRelease of a chart in an HTTP Helm repository with basic
+// auth, whose Secret is in the cluster, not in git: the chart is fetched
+// from the repository the HelmRepository names, with those credentials,
+// and synced; the HelmRepository is not applied.
+func TestHelmReleaseFromHTTPRepository(t *testing.T) {
+	ns := namespace(t)
+	archive, err := chartutil.Save(webChart(t, "1.0.0", false), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgz, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+		if u, p, ok := r.BasicAuth(); !ok || u != "reader" || p != "repo-pass" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		switch r.URL.Path {
+		case "/index.yaml":
+			_, _ = w.Write([]byte("apiVersion: v1\nentries:\n  web:\n  - name: web\n    version: 1.0.0\n    urls: [charts/web-1.0.0.tgz]\n"))
+		case "/charts/web-1.0.0.tgz":
+			_, _ = w.Write(tgz)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	if _, err := kube.CoreV1().Secrets(ns).Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "repo-auth"},
+		StringData: map[string]string{"username": "reader", "password": "repo-pass"},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	repo := newRepo(t, map[string]string{
+		"deploy/source.yaml": "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata:\n  name: charts\nspec:\n  url: " + srv.URL + "\n  secretRef:\n    name: repo-auth\n",
+		"deploy/release.yaml": "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: web\nspec:\n  chart:\n    spec:\n      chart: web\n      version: '^1'\n" +
+			"      sourceRef: {kind: HelmRepository, name: charts}\n  values:\n    greeting: hi\n",
+	})
+	mustKubectl(t, "gitops", "sync", "--name", "http", "--repo", repo.dir, "--path", "deploy", "-n", ns)
+	if got := mustKubectl(t, "get", "configmap", "web-web", "-n", ns, "-o", "jsonpath={.data.greeting} {.data.chart}").stdout; got != "hi 1.0.0" {
+		t.Errorf("ConfigMap web-web holds %q, want %q", got, "hi 1.0.0")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(paths, " ") != "/index.yaml /charts/web-1.0.0.tgz" {
+		t.Errorf("the repository got %q", paths)
 	}
 }
