@@ -229,6 +229,12 @@ func (r *run) applyItem(ctx context.Context, it *Item) Line {
 		return l
 	}
 	after, created, err := r.c.serverSideApply(ctx, it, ao)
+	conflict := ""
+	if r.opts.Diff && !ao.force && fieldConflict(err) {
+		// diff shows what a forced sync would change, marked as a conflict.
+		conflict, ao.force = conflictMessage(err), true
+		after, created, err = r.c.serverSideApply(ctx, it, ao)
+	}
 	if err != nil {
 		if r.opts.DryRun && apierrors.IsNotFound(err) && r.plan.Namespaces[it.ID.Namespace] && r.namespaceInPlan(it.ID.Namespace) {
 			l.Action = Created
@@ -265,6 +271,9 @@ func (r *run) applyItem(ctx context.Context, it *Item) Line {
 		if r.opts.DryRun {
 			l.Message = "would be taken over into the set"
 		}
+	}
+	if conflict != "" {
+		l.Message = conflict
 	}
 	r.setApplied(it.ID, after.GetResourceVersion())
 	return l
