@@ -51,18 +51,20 @@ func (r *Renderer) loadChart(ctx context.Context, spec *releaseSpec, all []rende
 		return ch, dir, err
 	case "HelmRepository":
 		typ, _, _ := unstructured.NestedString(src.Object.Object, "spec", "type")
+		sec, err := r.sourceSecret(ctx, src, spec, all)
+		if err != nil {
+			return nil, "", err
+		}
 		if typ == "oci" || strings.HasPrefix(url, "oci://") {
-			return nil, "", fmt.Errorf("HelmRepository %s (%s) is an OCI repository, which is not rendered yet", spec.sourceName, src.Origin)
+			var auth *ociAuth
+			if sec != nil {
+				auth = ociSecretAuth(sec, ociHost(url))
+			}
+			return r.fetchOCI(ctx, strings.TrimSuffix(url, "/")+"/"+spec.chart, spec.version, auth)
 		}
 		var auth *basicAuth
-		if name, _, _ := unstructured.NestedString(src.Object.Object, "spec", "secretRef", "name"); name != "" {
-			sec, err := r.object(context.WithoutCancel(ctx), all, "Secret", spec.sourceNamespace, name)
-			if err != nil {
-				return nil, "", err
-			}
-			if sec == nil {
-				return nil, "", fmt.Errorf("Secret %s/%s of HelmRepository %s (%s) is neither in the repository nor in the cluster", spec.sourceNamespace, name, spec.sourceName, src.Origin)
-			}
+		if sec != nil {
+			name := sec.GetName()
 			data := secretData(sec)
 			auth = &basicAuth{user: string(data["username"]), password: string(data["password"])}
 			if auth.user == "" && auth.password == "" {
@@ -70,6 +72,27 @@ func (r *Renderer) loadChart(ctx context.Context, spec *releaseSpec, all []rende
 			}
 		}
 		return r.fetchHTTP(ctx, url, spec.chart, spec.version, auth)
+	case "OCIRepository":
+		sec, err := r.sourceSecret(ctx, src, spec, all)
+		if err != nil {
+			return nil, "", err
+		}
+		var auth *ociAuth
+		if sec != nil {
+			auth = ociSecretAuth(sec, ociHost(url))
+		}
+		ref, _, _ := unstructured.NestedStringMap(src.Object.Object, "spec", "ref")
+		version := ref["tag"]
+		if ref["semver"] != "" {
+			version = ref["semver"]
+		}
+		if ref["digest"] != "" {
+			return nil, "", fmt.Errorf("OCIRepository %s (%s): ref.digest is not rendered yet: use ref.tag or ref.semver", spec.sourceName, src.Origin)
+		}
+		if version == "" {
+			version = "latest"
+		}
+		return r.fetchOCI(ctx, url, version, auth)
 	}
 	return nil, "", fmt.Errorf("a chart from a %s source is not rendered: use a HelmRepository, or a GitRepository of the synced repository", spec.sourceKind)
 }
@@ -181,4 +204,27 @@ func (r *Renderer) object(ctx context.Context, all []render.Object, kind, namesp
 		return nil, fmt.Errorf("reading %s %s/%s from the cluster: %w", kind, namespace, name, err)
 	}
 	return u, nil
+}
+
+// sourceSecret returns the Secret a source's secretRef names, from the
+// rendered objects or the cluster, or nil when it names none.
+func (r *Renderer) sourceSecret(ctx context.Context, src *render.Object, spec *releaseSpec, all []render.Object) (*unstructured.Unstructured, error) {
+	name, _, _ := unstructured.NestedString(src.Object.Object, "spec", "secretRef", "name")
+	if name == "" {
+		return nil, nil
+	}
+	sec, err := r.object(ctx, all, "Secret", spec.sourceNamespace, name)
+	if err != nil {
+		return nil, err
+	}
+	if sec == nil {
+		return nil, fmt.Errorf("Secret %s/%s of %s %s (%s) is neither in the repository nor in the cluster", spec.sourceNamespace, name, spec.sourceKind, spec.sourceName, src.Origin)
+	}
+	return sec, nil
+}
+
+// ociHost is the registry host of an oci:// URL.
+func ociHost(url string) string {
+	h, _, _ := strings.Cut(strings.TrimPrefix(url, "oci://"), "/")
+	return h
 }

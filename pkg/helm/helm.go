@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
@@ -46,6 +47,10 @@ type Options struct {
 	// HTTPClient fetches from chart repositories; nil is a client with
 	// TLS verification on and a timeout.
 	HTTPClient *http.Client
+	// Keychain gives the credentials of OCI registries when the source
+	// names no Secret (the docker config, Helm's registry config); nil
+	// pulls anonymously.
+	Keychain authn.Keychain
 	// Lookup, when set, reads a ConfigMap or Secret from the cluster when
 	// the rendered objects do not hold it; it returns nil, nil when the
 	// object does not exist.

@@ -169,26 +169,34 @@ func (s *releaseSpec) parseV1(spec map[string]any, str func(map[string]any, ...s
 }
 
 func (s *releaseSpec) parseV2(spec map[string]any, str func(map[string]any, ...string) string) error {
-	if _, ok := spec["chartRef"]; ok {
-		return errors.New("spec.chartRef (an OCIRepository or HelmChart) is not rendered yet: use spec.chart with a HelmRepository or GitRepository source")
+	if ref, ok := spec["chartRef"].(map[string]any); ok {
+		s.sourceKind, s.sourceName, s.sourceNamespace = str(ref, "kind"), str(ref, "name"), str(ref, "namespace")
+		if s.sourceKind != "OCIRepository" {
+			return fmt.Errorf("spec.chartRef of kind %q is not rendered: use an OCIRepository, or spec.chart with a HelmRepository or GitRepository source", s.sourceKind)
+		}
+		if s.sourceNamespace == "" {
+			s.sourceNamespace = s.namespace
+		}
 	}
 	if pr, _, _ := unstructured.NestedSlice(spec, "postRenderers"); len(pr) > 0 {
 		return errors.New("spec.postRenderers are not applied yet: move the patches into the chart's values or templates")
 	}
 	cs, _, _ := unstructured.NestedMap(spec, "chart", "spec")
-	if cs == nil {
-		return errors.New("no spec.chart.spec")
+	switch {
+	case cs == nil && s.sourceKind == "":
+		return errors.New("no spec.chart.spec nor spec.chartRef")
+	case cs != nil:
+		s.chart, s.version = str(cs, "chart"), str(cs, "version")
+		s.sourceKind, s.sourceName, s.sourceNamespace = str(cs, "sourceRef", "kind"), str(cs, "sourceRef", "name"), str(cs, "sourceRef", "namespace")
+		if s.chart == "" || s.sourceKind == "" || s.sourceName == "" {
+			return errors.New("spec.chart.spec needs chart and sourceRef (kind and name)")
+		}
+		if s.sourceNamespace == "" {
+			s.sourceNamespace = s.namespace
+		}
+		files, _, _ := unstructured.NestedStringSlice(cs, "valuesFiles")
+		s.valuesFiles = files
 	}
-	s.chart, s.version = str(cs, "chart"), str(cs, "version")
-	s.sourceKind, s.sourceName, s.sourceNamespace = str(cs, "sourceRef", "kind"), str(cs, "sourceRef", "name"), str(cs, "sourceRef", "namespace")
-	if s.chart == "" || s.sourceKind == "" || s.sourceName == "" {
-		return errors.New("spec.chart.spec needs chart and sourceRef (kind and name)")
-	}
-	if s.sourceNamespace == "" {
-		s.sourceNamespace = s.namespace
-	}
-	files, _, _ := unstructured.NestedStringSlice(cs, "valuesFiles")
-	s.valuesFiles = files
 	crds := str(spec, "install", "crds")
 	skip, _, _ := unstructured.NestedBool(spec, "install", "skipCRDs")
 	s.skipCRDs = crds == "Skip" || (crds == "" && skip)

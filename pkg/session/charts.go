@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -74,6 +75,7 @@ func (s *Session) chartRenderer(snap *source.Snapshot, repo, namespace string) (
 		KubeVersion:      v.GitVersion,
 		APIVersions:      versions,
 		CacheDir:         cache,
+		Keychain:         authn.DefaultKeychain, // the docker config, for OCI charts
 		Lookup:           s.lookupValues,
 	}), nil
 }
