@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/treepath"
 )
 
 // Workspace is a writable copy of a commit's tree on disk, where the
@@ -21,7 +23,7 @@ import (
 //
 // Nothing in the copy leads outside it: a symbolic link is made only when
 // it resolves inside the tree, followed link by link as the kernel would
-// (see resolveLink), and then as a link straight to what it resolves to.
+// (see pkg/treepath), and then as a link straight to what it resolves to.
 // Files larger than MaxFileSize are left out, and a tree of more than
 // MaxTreeSize is refused; a program that fails is told what was left out.
 //
@@ -47,11 +49,6 @@ const (
 	// with more is refused. It stops a small, well-compressed repository
 	// from filling the disk.
 	MaxTreeSize = 1 << 30
-	// maxLinks is the number of symbolic links followed to resolve one, as
-	// in Linux's path resolution.
-	maxLinks = 40
-	// maxLinkSize bounds a link's target, as PATH_MAX does in Linux.
-	maxLinkSize = 4096
 )
 
 // limits are the sizes a workspace copies; tests make them small.
@@ -195,7 +192,9 @@ func (w *Workspace) copyTree(fsys fs.FS) error {
 		case d.IsDir():
 			return os.MkdirAll(target, 0o755)
 		case d.Type()&fs.ModeSymlink != 0:
-			resolved, err := resolveLink(fsys, p)
+			// A link to a file a program may write resolves, as long as
+			// nothing after the missing part climbs.
+			res, err := treepath.Resolve(treepath.FS{FS: fsys}, ".", p, treepath.Options{FollowLast: true, AllowMissing: true})
 			if err != nil {
 				w.omitted = append(w.omitted, omitted{p, err.Error()})
 				return nil
@@ -203,7 +202,7 @@ func (w *Workspace) copyTree(fsys fs.FS) error {
 			// Straight to what it resolves to, through real directories
 			// only: on disk it goes where it went in the tree, whatever
 			// other links were left out.
-			rel, err := filepath.Rel(filepath.FromSlash(path.Dir(p)), filepath.FromSlash(resolved))
+			rel, err := filepath.Rel(filepath.FromSlash(path.Dir(p)), filepath.FromSlash(res.Path))
 			if err != nil {
 				return err
 			}
@@ -277,84 +276,6 @@ func size(n int64) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
-}
-
-// resolveLink resolves the symbolic link p of fsys fully, as the kernel
-// resolves it in a checkout: its target against the directory it is in,
-// each element in turn, following every link met (in directories and at
-// the end), each target against the directory reached so far. It returns
-// the slash path from the root that the link leads to, made of
-// directories and a last element that are no links. It fails when any
-// step climbs above the root (even to come back: the tree's directory has
-// no name in the commit), when a target is absolute, after maxLinks links,
-// or when a directory on the way is missing or a file and what follows it
-// could climb. A link to a missing file in an existing directory resolves,
-// since a program may write that file.
-func resolveLink(fsys fs.FS, p string) (string, error) {
-	var stack []string // the elements resolved so far: directories, no links
-	todo := strings.Split(p, "/")
-	hops := 0
-	missing := false // an element was missing: what follows must not climb
-	for len(todo) > 0 {
-		elem := todo[0]
-		todo = todo[1:]
-		switch elem {
-		case "", ".":
-			continue
-		case "..":
-			if missing {
-				return "", errors.New("a symbolic link through a missing directory")
-			}
-			if len(stack) == 0 {
-				return "", errors.New("a symbolic link leading outside the repository")
-			}
-			stack = stack[:len(stack)-1]
-			continue
-		}
-		if missing {
-			stack = append(stack, elem)
-			continue
-		}
-		cur := path.Join(append(stack, elem)...)
-		info, err := fs.Lstat(fsys, cur)
-		if errors.Is(err, fs.ErrNotExist) {
-			// The rest may be written by a program, when it does not climb.
-			missing = true
-			stack = append(stack, elem)
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("a symbolic link that cannot be followed: %w", err)
-		}
-		if info.Mode()&fs.ModeSymlink == 0 {
-			if !info.IsDir() && len(todo) > 0 {
-				return "", fmt.Errorf("a symbolic link through %s, which is not a directory", cur)
-			}
-			stack = append(stack, elem)
-			continue
-		}
-		if hops++; hops > maxLinks {
-			return "", errors.New("a loop of symbolic links")
-		}
-		if info.Size() > maxLinkSize {
-			return "", errors.New("a symbolic link with an invalid target")
-		}
-		target, err := fs.ReadLink(fsys, cur)
-		if err != nil {
-			return "", fmt.Errorf("a symbolic link that cannot be read: %w", err)
-		}
-		if target == "" || strings.ContainsAny(target, "\\\x00") {
-			return "", errors.New("a symbolic link with an invalid target")
-		}
-		if path.IsAbs(target) || filepath.IsAbs(target) || filepath.VolumeName(target) != "" {
-			return "", errors.New("a symbolic link to an absolute path")
-		}
-		todo = append(strings.Split(target, "/"), todo...)
-	}
-	if len(stack) == 0 {
-		return ".", nil
-	}
-	return path.Join(stack...), nil
 }
 
 // maxNoted is the number of entries left out of the copy that an error

@@ -27,7 +27,7 @@ import (
 func commitTree(t *testing.T, files, links map[string]string) *source.Snapshot {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
+		t.Fatalf("the workspace tests commit their trees with git, which is not on PATH (%v): install git", err)
 	}
 	dir := t.TempDir()
 	home := t.TempDir()

@@ -16,11 +16,9 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
-)
 
-// maxLinks is the number of symbolic links followed in one lookup, as in
-// Linux's path resolution.
-const maxLinks = 40
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/treepath"
+)
 
 // treeFS is the FS of a Snapshot: a read-only fs.FS over the tree of one
 // commit.
@@ -205,64 +203,45 @@ func pathErr(op, name string, err error) error {
 }
 
 // lookup finds name, following symbolic links in its directories and, when
-// follow is set, in its last element. The caller holds f.mu.
+// follow is set, in its last element, by the rules of pkg/treepath: a link
+// that leads outside the tree, is absolute or loops cannot be followed, and
+// the error matches fs.ErrNotExist. The caller holds f.mu.
 func (f *treeFS) lookup(op, name string, follow bool) (treeEntry, error) {
-	if !fs.ValidPath(name) {
-		return treeEntry{}, pathErr(op, name, fs.ErrInvalid)
-	}
 	root := treeEntry{name: ".", mode: filemode.Dir, hash: f.root}
-	if name == "." {
-		return root, nil
+	res, err := treepath.Resolve(walker{f}, root, name, treepath.Options{FollowLast: follow})
+	if err != nil {
+		return treeEntry{}, pathErr(op, name, err)
 	}
-	// stack holds the directories walked, root first; todo the elements
-	// still to walk, to which link targets are prepended.
-	stack := []treeEntry{root}
-	todo := strings.Split(name, "/")
-	links := 0
-	link := "" // the target of the last link followed, for errors
-	for len(todo) > 0 {
-		elem := todo[0]
-		todo = todo[1:]
-		switch elem {
-		case "", ".":
-			continue
-		case "..": // only from link targets
-			if len(stack) == 1 {
-				return treeEntry{}, pathErr(op, name, fmt.Errorf("the symbolic link %q points outside the repository: %w", link, fs.ErrNotExist))
-			}
-			stack = stack[:len(stack)-1]
-			continue
-		}
-		parent := stack[len(stack)-1]
-		if !parent.isDir() {
-			return treeEntry{}, pathErr(op, name, fmt.Errorf("%w: %w", errNotDir, fs.ErrNotExist))
-		}
-		d, err := f.dir(parent)
+	return res.Entry.Ref, nil
+}
+
+// walker is the treepath.Tree of a treeFS. The caller holds f.mu.
+type walker struct{ f *treeFS }
+
+func (w walker) Child(dir treeEntry, name string) (treepath.Entry[treeEntry], error) {
+	d, err := w.f.dir(dir)
+	if err != nil {
+		return treepath.Entry[treeEntry]{}, err
+	}
+	e, ok := d.find(name)
+	switch {
+	case !ok:
+		return treepath.Entry[treeEntry]{Kind: treepath.Missing}, nil
+	case e.isDir():
+		return treepath.Entry[treeEntry]{Ref: e, Kind: treepath.Dir}, nil
+	case e.mode == filemode.Symlink:
+		size, err := w.f.s.EncodedObjectSize(e.hash)
 		if err != nil {
-			return treeEntry{}, pathErr(op, name, err)
+			return treepath.Entry[treeEntry]{}, fmt.Errorf("reading blob %s: %w", e.hash, err)
 		}
-		e, ok := d.find(elem)
-		if !ok {
-			return treeEntry{}, pathErr(op, name, fs.ErrNotExist)
-		}
-		if e.mode == filemode.Symlink && (len(todo) > 0 || follow) {
-			if links++; links > maxLinks {
-				return treeEntry{}, pathErr(op, name, fmt.Errorf("too many levels of symbolic links: %w", fs.ErrNotExist))
-			}
-			target, err := f.blob(e.hash)
-			if err != nil {
-				return treeEntry{}, pathErr(op, name, err)
-			}
-			if len(target) == 0 || target[0] == '/' || bytes.IndexByte(target, 0) >= 0 {
-				return treeEntry{}, pathErr(op, name, fmt.Errorf("the symbolic link %q points outside the repository: %w", string(target), fs.ErrNotExist))
-			}
-			link = string(target)
-			todo = append(strings.Split(link, "/"), todo...)
-			continue
-		}
-		stack = append(stack, e)
+		return treepath.Entry[treeEntry]{Ref: e, Kind: treepath.Link, Size: size}, nil
 	}
-	return stack[len(stack)-1], nil
+	return treepath.Entry[treeEntry]{Ref: e, Kind: treepath.File}, nil
+}
+
+func (w walker) Target(l treeEntry) (string, error) {
+	target, err := w.f.blob(l.hash)
+	return string(target), err
 }
 
 func (d *treeDir) find(name string) (treeEntry, bool) {
