@@ -182,7 +182,7 @@ func (r *reader) built(w workload.Workload, origin render.Origin) Found {
 	var matches []match
 	for _, chain := range r.chains(path.Dir(origin.File), res, 0) {
 		for _, fw := range p.ws {
-			if renamed(fw.ID, chain, r.tree.Namespace) == w.ID {
+			if renamed(fw.ID, chain) == w.ID {
 				matches = append(matches, match{fw, chain})
 			}
 		}
@@ -229,16 +229,12 @@ func (r *reader) built(w workload.Workload, origin render.Origin) Found {
 	return f
 }
 
-func slicesEqual(a, b []string) bool {
-	return strings.Join(a, "\x00") == strings.Join(b, "\x00") && len(a) == len(b)
-}
-
 // renamed returns the id kustomize gives the object written id after the
 // kustomizations of chain, innermost first: each adds its prefix and
 // suffix to the name, and its namespace, when set, replaces the one
-// before. An object without a namespace ends in defaultNamespace; the
-// namespace of id is written or defaultNamespace already.
-func renamed(id workload.ID, chain []*kustomization, defaultNamespace string) workload.ID {
+// before. The namespace of id is the one its file writes, or the default
+// namespace when it writes none, as for the object that is applied.
+func renamed(id workload.ID, chain []*kustomization) workload.ID {
 	for _, k := range chain {
 		id.Name = k.prefix + id.Name + k.suffix
 		if k.namespace != "" {
