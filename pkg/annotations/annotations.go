@@ -103,3 +103,25 @@ func TagKeys(c string) []string {
 		FluxLegacyPrefix + TagPrefix + c,
 	}
 }
+
+// SSA sets how sync applies an object (its value is read case-insensitively):
+//
+//   - SSAOverride (the default, also when absent): applied on every sync;
+//   - SSAMerge: the same here, as server-side apply never removes fields
+//     that other field managers set (Flux v2 needs the value to keep fields
+//     that kubectl edited);
+//   - SSAIfNotPresent: created when missing, never changed after (a Secret
+//     another controller fills);
+//   - SSAIgnore: never applied and never pruned; a member that gets it is
+//     released from its set.
+//
+// FluxSSA, Flux v2's spelling, is read when SSA is absent.
+const (
+	SSA     = Prefix + "ssa"
+	FluxSSA = "kustomize.toolkit.fluxcd.io/ssa"
+
+	SSAOverride     = "Override"
+	SSAMerge        = "Merge"
+	SSAIfNotPresent = "IfNotPresent"
+	SSAIgnore       = "Ignore"
+)

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/health"
 )
 
 // Missing is the health of a member the set's record names that is not in
@@ -25,8 +26,15 @@ type Member struct {
 	Health Health            `json:"health"`
 }
 
-// Members lists the objects of the set in the cluster, with their health.
+// Members lists the objects of the set in the cluster, with their health
+// as kstatus computes it.
 func (c *Client) Members(ctx context.Context, set *applyset.Set, concurrency int) ([]Member, error) {
+	return c.MembersWithRules(ctx, set, concurrency, nil)
+}
+
+// MembersWithRules is Members with health rules: objects of a kind with a
+// rule in checker are judged by it (pkg/health), others by kstatus.
+func (c *Client) MembersWithRules(ctx context.Context, set *applyset.Set, concurrency int, checker *health.Checker) ([]Member, error) {
 	var mu sync.Mutex
 	var out []Member
 	g, ctx := errgroup.WithContext(ctx)
@@ -60,7 +68,7 @@ func (c *Client) Members(ctx context.Context, set *applyset.Set, concurrency int
 				for i := range list.Items {
 					obj := &list.Items[i]
 					h := Health{Status: string(status.UnknownStatus)}
-					if res, err := status.Compute(obj); err == nil {
+					if res, err := checker.Status(obj); err == nil {
 						h = Health{Status: string(res.Status), Message: res.Message}
 					}
 					out = append(out, Member{

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/annotations"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
 )
 
@@ -273,6 +274,7 @@ func (r *run) checkOwnership(ctx context.Context) error {
 		return fmt.Errorf("checking which objects of sync set %q exist already: %w", r.set.Name, err)
 	}
 	r.adopted = map[applyset.ObjectID]*metav1.PartialObjectMetadata{}
+	r.present = map[applyset.ObjectID]bool{}
 	for _, it := range candidates {
 		m, ok := existing[it.ID]
 		if !ok {
@@ -288,6 +290,9 @@ func (r *run) checkOwnership(ctx context.Context) error {
 			// syncing it right now.
 			errs = append(errs, fmt.Errorf("%s: %s: %w (label %s=%s, %s), not to sync set %q: it is left alone; remove it from one of the two sets",
 				it.Origin, it.ID, ErrForeign, applyset.LabelPartOf, partOf, ownerSet(m.ManagedFields, partOf), r.set.Name))
+		case it.Policy == annotations.SSAIfNotPresent:
+			// Never written, so never taken over.
+			r.present[it.ID] = true
 		case partOf == r.set.ID || r.opts.Adopt || r.appliedBySet(m.ManagedFields):
 			r.adopted[it.ID] = m
 		default:

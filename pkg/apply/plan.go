@@ -44,6 +44,10 @@ type Item struct {
 	// Body is the JSON sent to the API server, Hash a short digest of it.
 	Body []byte
 	Hash string
+	// Policy is the object's apply policy from its ssa annotation:
+	// annotations.SSAIfNotPresent, annotations.SSAIgnore, or "" (applied
+	// on every sync).
+	Policy string
 }
 
 // Plan is what a run applies: the objects in stages, and the kinds and
@@ -98,7 +102,7 @@ func NewPlan(objects []render.Object, mapper meta.RESTMapper, opts PlanOptions) 
 			continue
 		}
 		seen[it.ID] = o.Origin
-		if annotations.Ignored(it.Object.GetAnnotations()) {
+		if it.Policy == annotations.SSAIgnore || annotations.Ignored(it.Object.GetAnnotations()) {
 			p.Ignored = append(p.Ignored, it)
 			continue
 		}
@@ -119,7 +123,11 @@ func newItem(o render.Object, mapper meta.RESTMapper, crds map[schema.GroupKind]
 	obj := o.Object.DeepCopy()
 	gvk := obj.GroupVersionKind()
 	gk := gvk.GroupKind()
-	it := &Item{Origin: o.Origin, Object: obj}
+	policy, err := ssaPolicy(obj.GetAnnotations())
+	if err != nil {
+		return nil, err
+	}
+	it := &Item{Origin: o.Origin, Object: obj, Policy: policy}
 
 	var scope meta.RESTScopeName
 	mapping, err := mapper.RESTMapping(gk, gvk.Version)
@@ -156,13 +164,21 @@ func newItem(o render.Object, mapper meta.RESTMapper, crds map[schema.GroupKind]
 		labels[applyset.LabelPartOf] = opts.SetID
 		obj.SetLabels(labels)
 	}
+	it.Body, it.Hash, err = encode(obj)
+	if err != nil {
+		return nil, err
+	}
+	return it, nil
+}
+
+// encode returns the JSON of an object to apply and a short digest of it.
+func encode(obj *unstructured.Unstructured) ([]byte, string, error) {
 	body, err := json.Marshal(obj.Object)
 	if err != nil {
-		return nil, fmt.Errorf("encoding: %w", err)
+		return nil, "", fmt.Errorf("encoding: %w", err)
 	}
 	sum := sha256.Sum256(body)
-	it.Body, it.Hash = body, hex.EncodeToString(sum[:8])
-	return it, nil
+	return body, hex.EncodeToString(sum[:8]), nil
 }
 
 // crdsIn finds the CRDs among the objects and the kinds they define.
@@ -233,3 +249,29 @@ func isCustomGroup(group string) bool {
 
 // StageName names a stage for messages.
 func StageName(stage int) string { return stageNames[stage] }
+
+// ssaPolicy reads an object's apply policy from annotations.SSA, or else
+// Flux v2's annotations.FluxSSA: "" for Override, Merge or none (server-side
+// apply keeps the fields of other managers either way), SSAIfNotPresent or
+// SSAIgnore. Values are compared case-insensitively; any other is an error.
+func ssaPolicy(a map[string]string) (string, error) {
+	key := annotations.SSA
+	v, ok := a[key]
+	if !ok {
+		key = annotations.FluxSSA
+		v, ok = a[key]
+	}
+	if !ok {
+		return "", nil
+	}
+	for _, known := range []string{annotations.SSAOverride, annotations.SSAMerge, annotations.SSAIfNotPresent, annotations.SSAIgnore} {
+		if strings.EqualFold(v, known) {
+			if known == annotations.SSAOverride || known == annotations.SSAMerge {
+				return "", nil
+			}
+			return known, nil
+		}
+	}
+	return "", fmt.Errorf("annotation %s: unknown value %q: use %s, %s, %s or %s", key, v,
+		annotations.SSAOverride, annotations.SSAMerge, annotations.SSAIfNotPresent, annotations.SSAIgnore)
+}

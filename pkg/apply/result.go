@@ -39,7 +39,10 @@ type Result struct {
 	Lines    []Line          `json:"objects"`
 	Counts   applyset.Counts `json:"counts"`
 	NotReady []string        `json:"notReady,omitempty"`
-	Duration time.Duration   `json:"durationNanoseconds"`
+	// Warnings are what the run did differently from git on purpose, one
+	// line per object, such as spec.replicas left to an autoscaler.
+	Warnings []string      `json:"warnings,omitempty"`
+	Duration time.Duration `json:"durationNanoseconds"`
 }
 
 // Failed says whether any object failed or did not become ready.

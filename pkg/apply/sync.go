@@ -20,6 +20,7 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/annotations"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/health"
 )
 
 // Options steer a run.
@@ -54,6 +55,10 @@ type Options struct {
 	// Revision and Source are written into the set's record.
 	Revision string
 	Source   applyset.Source
+	// HealthRules say when objects of their kinds are ready (pkg/health);
+	// Wait uses them, and kstatus for other kinds. A rule that does not
+	// compile fails the run before anything is written.
+	HealthRules []health.Rule
 }
 
 // Sync applies the plan to the cluster as members of the set, prunes what
@@ -73,7 +78,15 @@ func Sync(ctx context.Context, c *Client, set *applyset.Set, plan *Plan, opts Op
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 16
 	}
-	r := &run{c: c, set: set, plan: plan, opts: opts, result: &Result{DryRun: opts.DryRun}, manager: SetFieldManager(set)}
+	checker, err := health.Compile(opts.HealthRules)
+	if err != nil {
+		return nil, fmt.Errorf("health rules: %w; nothing was written: fix the rule", err)
+	}
+	// The run may change the items it applies (leaveReplicasToAutoscalers):
+	// the caller's plan stays as it was.
+	p := *plan
+	plan = &p
+	r := &run{c: c, set: set, plan: plan, opts: opts, result: &Result{DryRun: opts.DryRun}, manager: SetFieldManager(set), checker: checker}
 
 	gks := union(set.GroupKinds, plan.GroupKinds)
 	nss := union(set.Namespaces, plan.Namespaces)
@@ -85,6 +98,7 @@ func Sync(ctx context.Context, c *Client, set *applyset.Set, plan *Plan, opts Op
 	if err := r.checkOwnership(ctx); err != nil {
 		return nil, err
 	}
+	r.leaveReplicasToAutoscalers(ctx)
 
 	if !opts.DryRun {
 		if err := set.Widen(ctx, c.Kube.CoreV1(), plan.GroupKinds, plan.Namespaces); err != nil {
@@ -101,8 +115,10 @@ func Sync(ctx context.Context, c *Client, set *applyset.Set, plan *Plan, opts Op
 			r.afterCRDs(ctx)
 		}
 	}
-	for _, it := range plan.Ignored {
-		r.report(Line{Object: it.ID, Action: Ignored, Origin: it.Origin.String(), Message: "annotation ignore: \"true\"", stage: it.Stage})
+	for i, it := range plan.Ignored {
+		l := r.ignore(ctx, it)
+		l.stage, l.index = it.Stage, len(plan.Items)+i
+		r.report(l)
 	}
 
 	failed := r.failed()
@@ -150,6 +166,15 @@ type run struct {
 	// adopted holds the objects outside the set that this run takes over,
 	// as the check read them.
 	adopted map[applyset.ObjectID]*metav1.PartialObjectMetadata
+	// present holds the objects with the IfNotPresent policy that exist
+	// outside the set: they are left alone.
+	present map[applyset.ObjectID]bool
+	// replicasLeft holds, by object, the manifest with spec.replicas of the
+	// workloads whose replicas are left to an autoscaler.
+	replicasLeft map[applyset.ObjectID]*unstructured.Unstructured
+	// notes are said in an object's line, besides its warning.
+	notes   map[applyset.ObjectID]string
+	checker *health.Checker
 
 	mu sync.Mutex
 	// applied holds the resourceVersion each applied item ended up with.
@@ -163,6 +188,24 @@ func (r *run) report(l Line) {
 	if r.opts.OnLine != nil {
 		r.opts.OnLine(l)
 	}
+}
+
+// warn adds a warning to the result.
+func (r *run) warn(w string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.result.Warnings = append(r.result.Warnings, w)
+}
+
+// warnObject adds a warning about one object, also said in its line.
+func (r *run) warnObject(id applyset.ObjectID, w string) {
+	r.warn(id.String() + ": " + w)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.notes == nil {
+		r.notes = map[applyset.ObjectID]string{}
+	}
+	r.notes[id] = w
 }
 
 func (r *run) failed() bool {
@@ -187,6 +230,9 @@ func (r *run) applyStage(ctx context.Context, stage int) {
 		g.Go(func() error {
 			l := r.applyItem(ctx, it)
 			l.stage, l.index = stage, i
+			if note := r.notes[it.ID]; note != "" && l.Action != Failed {
+				l.Message = strings.TrimPrefix(l.Message+"; "+note, "; ")
+			}
 			r.report(l)
 			return nil
 		})
@@ -197,6 +243,14 @@ func (r *run) applyStage(ctx context.Context, stage int) {
 func (r *run) applyItem(ctx context.Context, it *Item) Line {
 	l := Line{Object: it.ID, Origin: it.Origin.String()}
 	live := r.live[it.ID]
+	if it.Policy == annotations.SSAIfNotPresent && (live != nil || r.present[it.ID]) {
+		// live is a member: the check refused any other set's object.
+		l.Action, l.Message = Unchanged, "IfNotPresent: it exists, and a sync never changes it"
+		if live != nil {
+			r.setApplied(it.ID, live.ResourceVersion)
+		}
+		return l
+	}
 	if st, ok := r.set.Members[it.ID]; ok && live != nil && st.Hash == it.Hash && st.ResourceVersion == live.ResourceVersion {
 		l.Action = Unchanged
 		r.setApplied(it.ID, live.ResourceVersion)
@@ -317,9 +371,30 @@ func (r *run) applyOptions(ctx context.Context, it *Item, live *Live) (applyOpti
 			}
 		}
 	}
-	if live == nil {
-		obj := it.Object.DeepCopy()
-		obj.SetResourceVersion(m.ResourceVersion)
+	obj := it.Object
+	if withReplicas := r.replicasLeft[it.ID]; withReplicas != nil && ownsReplicas(m.ManagedFields, ao.manager) {
+		if r.opts.DryRun {
+			// The real run hands the field over first, which keeps its
+			// value: show that, not a reset to the default.
+			obj = withReplicas
+		} else {
+			rv, err := r.c.handOverReplicas(ctx, it)
+			if err != nil {
+				return ao, fmt.Errorf("handing spec.replicas over to its autoscaler: %w", err)
+			}
+			m.ResourceVersion = rv
+			if live != nil {
+				r.mu.Lock()
+				live.ResourceVersion = rv
+				r.mu.Unlock()
+			}
+		}
+	}
+	if live == nil || obj != it.Object {
+		obj = obj.DeepCopy()
+		if live == nil {
+			obj.SetResourceVersion(m.ResourceVersion)
+		}
 		body, err := json.Marshal(obj.Object)
 		if err != nil {
 			return ao, fmt.Errorf("encoding: %w", err)
@@ -327,6 +402,37 @@ func (r *run) applyOptions(ctx context.Context, it *Item, live *Live) (applyOpti
 		ao.body = body
 	}
 	return ao, nil
+}
+
+// ignore reports an object the sync leaves alone. One with the ssa policy
+// Ignore that is a member of the set is released from it (its part-of
+// label removed), as a member kept on prune is: it is never pruned, even
+// after it leaves the repository.
+func (r *run) ignore(ctx context.Context, it *Item) Line {
+	l := Line{Object: it.ID, Action: Ignored, Origin: it.Origin.String(), Message: "annotation ignore: \"true\""}
+	if it.Policy != annotations.SSAIgnore {
+		return l
+	}
+	l.Message = "ssa: Ignore"
+	live := r.live[it.ID]
+	if live == nil || live.PartOf != r.set.ID {
+		return l
+	}
+	var dryRun []string
+	if r.opts.DryRun {
+		dryRun = []string{metav1.DryRunAll}
+	}
+	patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:null}}}`, applyset.LabelPartOf)
+	_, err := r.c.resource(live.Mapping, it.ID.Namespace).Patch(ctx, it.ID.Name, types.MergePatchType, patch, metav1.PatchOptions{DryRun: dryRun, FieldManager: r.manager})
+	switch {
+	case err != nil && !apierrors.IsNotFound(err):
+		l.Action, l.Message = Failed, fmt.Sprintf("ssa: Ignore: releasing it from the set: %v", err)
+	case r.opts.DryRun:
+		l.Message += "; would be released from the set, and never pruned"
+	default:
+		l.Message += "; released from the set, and never pruned"
+	}
+	return l
 }
 
 // applyError explains a failed apply: another set claimed the object while
@@ -491,6 +597,9 @@ func (r *run) record(ctx context.Context, start time.Time, pruned bool) error {
 		// Members kept by annotation were released; ignored ones stay.
 		gks, nss = union(gks, nil), union(nss, nil)
 		for _, it := range r.plan.Ignored {
+			if it.Policy == annotations.SSAIgnore {
+				continue // released
+			}
 			if l, ok := r.live[it.ID]; ok && l.PartOf == r.set.ID {
 				gks[it.ID.GroupKind()] = true
 				if it.ID.Namespace != "" {

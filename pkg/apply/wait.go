@@ -13,12 +13,13 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/health"
 )
 
 // pollInterval is how often wait looks at the objects again.
 const pollInterval = time.Second
 
-// Health is an object's readiness, as kstatus computes it.
+// Health is an object's readiness, as kstatus or a health rule computes it.
 type Health struct {
 	Status  string `json:"status"`
 	Message string `json:"message,omitempty"`
@@ -27,8 +28,9 @@ type Health struct {
 // Ready says whether the object is ready.
 func (h Health) Ready() bool { return h.Status == string(status.CurrentStatus) }
 
-// health reads one object and computes its status.
-func (c *Client) health(ctx context.Context, it *Item) Health {
+// health reads one object and computes its status, by its kind's rule in
+// checker (nil: none) or else kstatus.
+func (c *Client) health(ctx context.Context, it *Item, checker *health.Checker) Health {
 	if it.Mapping == nil {
 		return Health{Status: string(status.NotFoundStatus), Message: "its kind is not served yet"}
 	}
@@ -39,7 +41,7 @@ func (c *Client) health(ctx context.Context, it *Item) Health {
 	if err != nil {
 		return Health{Status: string(status.UnknownStatus), Message: err.Error()}
 	}
-	res, err := status.Compute(obj)
+	res, err := checker.Status(obj)
 	if err != nil {
 		return Health{Status: string(status.UnknownStatus), Message: err.Error()}
 	}
@@ -50,7 +52,7 @@ func (c *Client) health(ctx context.Context, it *Item) Health {
 // returns a line for each item that is not ready then. onPoll, when set,
 // gets what is not ready after each poll.
 func (r *run) wait(ctx context.Context, items []*Item, timeout time.Duration, onPoll func([]Pending)) ([]string, error) {
-	return r.c.WaitReady(ctx, items, timeout, r.opts.Concurrency, onPoll)
+	return r.c.waitReady(ctx, items, timeout, r.opts.Concurrency, r.checker, onPoll)
 }
 
 // Pending is an object that is not ready yet, and why.
@@ -69,6 +71,11 @@ func (p Pending) String() string {
 // onPoll, when set, is called after each poll with the objects not ready yet
 // (none once all are), sorted.
 func (c *Client) WaitReady(ctx context.Context, items []*Item, timeout time.Duration, concurrency int, onPoll func([]Pending)) ([]string, error) {
+	return c.waitReady(ctx, items, timeout, concurrency, nil, onPoll)
+}
+
+// waitReady is WaitReady with health rules.
+func (c *Client) waitReady(ctx context.Context, items []*Item, timeout time.Duration, concurrency int, checker *health.Checker, onPoll func([]Pending)) ([]string, error) {
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
 	}
@@ -82,7 +89,7 @@ func (c *Client) WaitReady(ctx context.Context, items []*Item, timeout time.Dura
 		g.SetLimit(max(concurrency, 1))
 		for _, it := range pending {
 			g.Go(func() error {
-				h := c.health(ctx, it)
+				h := c.health(ctx, it, checker)
 				mu.Lock()
 				defer mu.Unlock()
 				last[it] = h
