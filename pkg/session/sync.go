@@ -37,6 +37,10 @@ type SyncRequest struct {
 	// DependsOn, when not nil, replaces the set's recorded dependencies
 	// (empty: none); nil follows the recorded ones (see lifecycle.go).
 	DependsOn []string
+	// PruneNamed says that the operator passed --prune for this run: only
+	// then does a run whose source differs from the recorded one prune the
+	// members the change leaves out (see sourceChange).
+	PruneNamed bool
 
 	rollback *rollbackMark // a rollback's mark on the record
 }
@@ -108,6 +112,9 @@ func (s *Session) run(ctx context.Context, req SyncRequest, doing string) (*Sync
 	}
 	res := s.result(rev)
 	s.noteUncommitted(rev, res, p, doing)
+	if err := s.sourceChange(ctx, rev, &req, p); err != nil {
+		return nil, err
+	}
 	opts := req.Apply
 	opts.Revision, opts.Source = rev.Snapshot.Revision, rev.Source
 	total, done := len(rev.Plan.Items), 0

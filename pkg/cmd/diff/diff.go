@@ -35,6 +35,9 @@ type Options struct {
 	Concurrency    int
 	Output         string
 
+	// pruneNamed: --prune was given on the command line.
+	pruneNamed bool
+
 	session *session.Session
 	factory kcmdutil.Factory
 	genericiooptions.IOStreams
@@ -89,6 +92,7 @@ func (o *Options) CompleteArgs(args []string) error { return o.Source.NameFromAr
 
 // Complete builds the session from the flags and the environment.
 func (o *Options) Complete(cmd *cobra.Command) error {
+	o.pruneNamed = cmd.Flags().Changed("prune")
 	var err error
 	if o.session, err = o.Source.SetSession(cmd, o.factory, o.ErrOut); err != nil {
 		return &cmdutil.ExitError{Code: 2, Err: err}
@@ -116,7 +120,8 @@ func (o *Options) Run(ctx context.Context) error {
 			AllowEmpty:     o.AllowEmpty,
 			Concurrency:    o.Concurrency,
 		},
-		Progress: cmdutil.SessionProgress(progress, o.ErrOut),
+		Progress:   cmdutil.SessionProgress(progress, o.ErrOut),
+		PruneNamed: o.pruneNamed,
 	})
 	progress.Done()
 	var failed *session.FailedError

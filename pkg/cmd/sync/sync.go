@@ -48,6 +48,9 @@ type Options struct {
 	Force          bool
 	DependsOn      syncflags.DependsOn
 
+	// pruneNamed: --prune was given on the command line.
+	pruneNamed bool
+
 	session *session.Session
 	factory kcmdutil.Factory
 	genericiooptions.IOStreams
@@ -98,6 +101,7 @@ func (o *Options) CompleteArgs(args []string) error { return o.Source.NameFromAr
 
 // Complete builds the session from the flags and the environment.
 func (o *Options) Complete(cmd *cobra.Command) (err error) {
+	o.pruneNamed = cmd.Flags().Changed("prune")
 	o.session, err = o.Source.SetSession(cmd, o.factory, o.ErrOut)
 	return err
 }
@@ -168,9 +172,10 @@ func (o *Options) Run(ctx context.Context) error {
 			Concurrency:    o.Concurrency,
 			OnWait:         o.waitReporter(progress),
 		},
-		Progress:  cmdutil.SessionProgress(progress, o.ErrOut),
-		Force:     o.Force,
-		DependsOn: o.DependsOn.Names(),
+		Progress:   cmdutil.SessionProgress(progress, o.ErrOut),
+		Force:      o.Force,
+		DependsOn:  o.DependsOn.Names(),
+		PruneNamed: o.pruneNamed,
 	})
 	progress.Done()
 	var failed *session.FailedError

@@ -1,0 +1,109 @@
+package session
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/apply"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
+)
+
+func cm(name string) applyset.ObjectID {
+	return applyset.ObjectID{Kind: "ConfigMap", Namespace: "demo", Name: name}
+}
+
+// A run from another path than the recorded one says so first, with the
+// members the change would prune, and prunes them only with --prune given
+// for the run; the next run from the new source guards what was left
+// behind the same way, until a run prunes.
+func TestSourceChangePrunesOnlyWhenNamed(t *testing.T) {
+	factory := isolate(t)
+	dir, rev := repo(t, map[string]string{"deploy/a.yaml": configMap("a", "1"), "deploy/app/b.yaml": configMap("b", "1")})
+	oldSrc := applyset.Source{Repo: dir, Path: "deploy"}
+	newSrc := applyset.Source{Repo: dir, Path: "deploy/app"}
+	live := []apply.Member{{Object: cm("a")}, {Object: cm("b")}}
+	run := func(src applyset.Source, pruned int) applyset.Run {
+		return applyset.Run{Revision: rev, Outcome: applyset.OutcomeSucceeded, Source: &src, Counts: applyset.Counts{Pruned: pruned}}
+	}
+	for _, tc := range []struct {
+		name       string
+		record     applyset.Record
+		members    applyset.Members
+		path       string
+		prune      bool
+		pruneNamed bool
+		wantPrune  bool
+		wantNotes  []string // each in one note, in order
+	}{
+		{
+			name: "changed path, --prune not given", record: applyset.Record{Source: oldSrc, History: []applyset.Run{run(oldSrc, 0)}},
+			members: applyset.Members{cm("a"): {}, cm("b"): {}}, path: "deploy/app", prune: true, wantPrune: false,
+			wantNotes: []string{
+				`note: the source differs from the one sync set web recorded: the path (recorded: ` + dir + ` path deploy; this run: ` + dir + ` path deploy/app)`,
+				"note: the change of source would prune 1 member: ConfigMap/demo/a; applying without pruning anything: pass --prune on the command line to prune them",
+			},
+		},
+		{
+			name: "changed path, --prune given", record: applyset.Record{Source: oldSrc, History: []applyset.Run{run(oldSrc, 0)}},
+			members: applyset.Members{cm("a"): {}, cm("b"): {}}, path: "deploy/app", prune: true, pruneNamed: true, wantPrune: true,
+			wantNotes: []string{"note: the source differs", "note: the change of source would prune 1 member: ConfigMap/demo/a; pruning them, as --prune asks"},
+		},
+		{
+			name: "changed path, --prune=false", record: applyset.Record{Source: oldSrc, History: []applyset.Run{run(oldSrc, 0)}},
+			members: applyset.Members{cm("a"): {}, cm("b"): {}}, path: "deploy/app", prune: false, pruneNamed: true, wantPrune: false,
+			wantNotes: []string{"note: the source differs"},
+		},
+		{
+			name: "the run after an unpruned change", record: applyset.Record{Source: newSrc, History: []applyset.Run{run(newSrc, 0), run(oldSrc, 0)}},
+			members: applyset.Members{cm("b"): {}}, path: "deploy/app", prune: true, wantPrune: false,
+			wantNotes: []string{"note: 1 member that an earlier run from " + dir + " path deploy left in the set when the source changed is still there: ConfigMap/demo/a; applying without pruning anything"},
+		},
+		{
+			name: "a run pruned since the change", record: applyset.Record{Source: newSrc, History: []applyset.Run{run(newSrc, 1), run(oldSrc, 0)}},
+			members: applyset.Members{cm("b"): {}}, path: "deploy/app", prune: true, wantPrune: true,
+		},
+		{
+			name: "the same source", record: applyset.Record{Source: oldSrc, History: []applyset.Run{run(oldSrc, 0)}},
+			members: applyset.Members{cm("a"): {}, cm("b"): {}}, path: "deploy", prune: true, wantPrune: true,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &fakeCluster{set: &applyset.Set{ID: "applyset-x-v1", Exists: true, Record: tc.record, Members: tc.members}, member: live}
+			s := newSession(t, factory, named("web", dir, tc.path), c)
+			progress := &recordedProgress{}
+			if _, err := s.Sync(context.Background(), SyncRequest{Apply: apply.Options{Prune: tc.prune}, PruneNamed: tc.pruneNamed, Progress: progress}); err != nil {
+				t.Fatal(err)
+			}
+			if len(c.syncs) != 1 || c.syncs[0].Prune != tc.wantPrune {
+				t.Fatalf("applies %+v; want one with Prune %v", c.syncs, tc.wantPrune)
+			}
+			if len(progress.notes) != len(tc.wantNotes) {
+				t.Fatalf("notes %q; want %d", progress.notes, len(tc.wantNotes))
+			}
+			for i, want := range tc.wantNotes {
+				if !strings.HasPrefix(progress.notes[i], want) {
+					t.Errorf("note %d:\n%s\nwant it to start with\n%s", i, progress.notes[i], want)
+				}
+			}
+		})
+	}
+}
+
+// diff says the same, and shows no prune without --prune.
+func TestSourceChangeInDiff(t *testing.T) {
+	factory := isolate(t)
+	dir, _ := repo(t, map[string]string{"deploy/a.yaml": configMap("a", "1"), "deploy/app/b.yaml": configMap("b", "1")})
+	c := &fakeCluster{set: &applyset.Set{ID: "applyset-x-v1", Exists: true, Record: applyset.Record{Source: applyset.Source{Repo: dir, Path: "deploy"}}}, member: []apply.Member{{Object: cm("a")}, {Object: cm("b")}}}
+	s := newSession(t, factory, named("web", dir, "deploy/app"), c)
+	progress := &recordedProgress{}
+	if _, err := s.Diff(context.Background(), SyncRequest{Apply: apply.Options{Prune: true}, Progress: progress}); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.syncs) != 1 || c.syncs[0].Prune || !c.syncs[0].Diff {
+		t.Fatalf("applies %+v; want one diff without prune", c.syncs)
+	}
+	if n := strings.Join(progress.notes, "\n"); !strings.Contains(n, "showing what a sync would do without pruning anything: pass --prune") {
+		t.Errorf("notes %q", progress.notes)
+	}
+}
