@@ -165,6 +165,9 @@ func (r *reader) componentChain(dir string, depth int) []*kustomization {
 // built is a workload kustomize built from the kustomization origin.File.
 func (r *reader) built(w workload.Workload, origin render.Origin) Found {
 	f := Found{Workload: w, Origin: origin.String(), Kustomization: origin.File}
+	// Until the file it came from is known, File is the kustomization, so
+	// that a policy edit reads a file and is refused with the note.
+	f.File = origin.File
 	res := origin.Resource
 	if res == "" {
 		return f.cannot("cannot be edited: kustomize does not say which file of the commit it was built from")
@@ -191,6 +194,13 @@ func (r *reader) built(w workload.Workload, origin render.Origin) Found {
 		return f.cannot(fmt.Sprintf("cannot be edited: %s holds no workload that %s turns into %s (renamed by a patch or a transformer?)", res, origin.File, w.ID))
 	}
 	m := matches[0]
+	for _, other := range matches[1:] {
+		if other.fw.Doc != m.fw.Doc || !slices.Equal(other.fw.Path, m.fw.Path) {
+			// Two objects of the file become this one: kustomize would
+			// refuse the clash, so this does not happen; say so if it does.
+			return f.cannot(fmt.Sprintf("cannot be edited: more than one object of %s becomes %s", res, w.ID))
+		}
+	}
 	f.Doc, f.Path, f.Line, f.FileID = m.fw.Doc, m.fw.Path, m.fw.Line, m.fw.ID
 	if m.fw.ID == w.ID {
 		f.FileID = workload.ID{}

@@ -321,6 +321,10 @@ func TestUneditableJSONWorkloadIsListed(t *testing.T) {
 	if _, err := EditTree(t.Context(), tree, found, []Change{ch}); err == nil || !strings.Contains(err.Error(), note) {
 		t.Fatalf("edit: %v", err)
 	}
+	locked := true
+	if _, err := workload.SetPolicy(fsys[found[0].File].Data, found[0].Workload, workload.PolicyChange{Locked: &locked}); err == nil || !strings.Contains(err.Error(), note) {
+		t.Fatalf("lock: %v", err)
+	}
 }
 
 // Through nested bases and a component, the id is the one kustomize gives

@@ -211,7 +211,7 @@ func (r *reader) plain(w workload.Workload, origin render.Origin) Found {
 }
 
 // cannot returns f with a target for each container that says why it
-// cannot be edited.
+// cannot be edited, and a PolicyNote that says it too.
 func (f Found) cannot(note string) Found {
 	f.targets = make([]target, len(f.Containers))
 	for i := range f.targets {
@@ -220,6 +220,7 @@ func (f Found) cannot(note string) Found {
 	if len(f.Containers) == 0 {
 		f.Note = note
 	}
+	f.PolicyNote = note
 	return f
 }
 
