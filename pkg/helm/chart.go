@@ -213,6 +213,12 @@ func (r *Renderer) sourceSecret(ctx context.Context, src *render.Object, spec *r
 	if name == "" {
 		return nil, nil
 	}
+	if o, _ := findObject(all, "", "Secret", spec.sourceNamespace, name, r.opts.DefaultNamespace); o != nil {
+		return o.Object, nil
+	}
+	if !r.opts.SourceSecretsFromCluster {
+		return nil, fmt.Errorf("Secret %s/%s of %s %s (%s) is not in the repository: the credentials of a chart repository are read from the cluster only when the operator allows it, since the repository names the host they are sent to", spec.sourceNamespace, name, spec.sourceKind, spec.sourceName, src.Origin)
+	}
 	sec, err := r.object(ctx, all, "Secret", spec.sourceNamespace, name)
 	if err != nil {
 		return nil, err

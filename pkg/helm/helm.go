@@ -53,8 +53,15 @@ type Options struct {
 	Keychain authn.Keychain
 	// Lookup, when set, reads a ConfigMap or Secret from the cluster when
 	// the rendered objects do not hold it; it returns nil, nil when the
-	// object does not exist.
+	// object does not exist. It is used for valuesFrom, in the
+	// HelmRelease's own namespace.
 	Lookup func(ctx context.Context, kind, namespace, name string) (*unstructured.Unstructured, error)
+	// SourceSecretsFromCluster lets a source's secretRef (the credentials
+	// of a chart repository) be read from the cluster through Lookup. Off,
+	// such a Secret must be in the repository: the repository names the
+	// host the credentials go to, and a Secret of the cluster is a
+	// credential the repository's author may not hold.
+	SourceSecretsFromCluster bool
 }
 
 // Renderer renders HelmReleases. It keeps the repositories' indexes it

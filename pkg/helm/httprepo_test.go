@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"helm.sh/helm/v3/pkg/repo"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
 
@@ -218,5 +219,42 @@ func TestRenderHTTPRepositoryStaysOnItsHost(t *testing.T) {
 	}
 	if got := other.paths(); len(got) != 0 {
 		t.Errorf("the other host got requests: %q", got)
+	}
+}
+
+// A source's Secret that is not in the repository is read from the
+// cluster only when the options allow it.
+func TestRenderSourceSecretFromTheCluster(t *testing.T) {
+	srv := newChartServer(t, "reader", "s3cret", "1.0.0")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.yaml"), hrV2Doc("one", "1.0.0"))
+	writeFile(t, filepath.Join(dir, "b.yaml"), helmRepository(srv.URL)+"---\n"+replicasSecret)
+	looked := 0
+	lookup := func(_ context.Context, kind, namespace, name string) (*unstructured.Unstructured, error) {
+		looked++
+		if kind != "Secret" || namespace != "apps" || name != "charts-auth" {
+			return nil, nil
+		}
+		return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": name},
+			"data": map[string]any{"username": "cmVhZGVy", "password": "czNjcmV0"}}}, nil
+	}
+	_, err := renderTree(t, New(Options{FS: os.DirFS(dir), DefaultNamespace: "apps", Lookup: lookup}), dir)
+	if err == nil || !strings.Contains(err.Error(), "read from the cluster only when the operator allows it") || looked != 0 || len(srv.paths()) != 0 {
+		t.Fatalf("not allowed: err = %v, %d lookups, requests %q", err, looked, srv.paths())
+	}
+	objs, err := renderTree(t, New(Options{FS: os.DirFS(dir), DefaultNamespace: "apps", Lookup: lookup, SourceSecretsFromCluster: true}), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := byName(objs)["ConfigMap/apps/one-app"]; !ok || looked != 1 {
+		t.Fatalf("allowed: %d lookups, objects %q", looked, names(objs))
+	}
+}
+
+func TestRenderValuesFromAnotherNamespaceIsRefused(t *testing.T) {
+	hr := mustObject(t, strings.Replace(hrV1, "      name: web-values\n", "      name: web-values\n      namespace: kube-system\n", 1))
+	_, err := newTestRenderer(t.TempDir()).Render(context.Background(), hr, nil)
+	if err == nil || !strings.Contains(err.Error(), "hr.yaml:2: HelmRelease apps/web: spec.valuesFrom[0] names namespace kube-system") {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -160,6 +160,12 @@ func (s *releaseSpec) parseV1(spec map[string]any, str func(map[string]any, ...s
 		if ref.namespace == "" {
 			ref.namespace = s.namespace
 		}
+		if ref.namespace != s.namespace && ref.chartFile == "" {
+			// As Flux v2: values come from the HelmRelease's namespace
+			// only, so that a repository cannot copy another namespace's
+			// Secrets into the objects it makes.
+			return fmt.Errorf("spec.valuesFrom[%d] names namespace %s: values are read from the HelmRelease's namespace, %s, only", i, ref.namespace, s.namespace)
+		}
 		if ref.key == "" {
 			ref.key = "values.yaml"
 		}

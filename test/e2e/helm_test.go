@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -13,8 +12,6 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -208,12 +205,39 @@ func TestHelmReleasesSyncDiffAndPrune(t *testing.T) {
 }
 
 // A Flux v2 HelmRelease of a chart in an HTTP Helm repository with basic
-// auth, whose Secret is in the cluster, not in git: the chart is fetched
-// from the repository the HelmRepository names, with those credentials,
-// and synced; the HelmRepository is not applied.
+// auth, whose Secret is in the repository: the chart is fetched from the
+// repository the HelmRepository names, with those credentials, and
+// synced; the HelmRepository and the HelmRelease are not applied.
 func TestHelmReleaseFromHTTPRepository(t *testing.T) {
 	ns := namespace(t)
-	archive, err := chartutil.Save(webChart(t, "1.0.0", false), t.TempDir())
+	srv := newAuthChartRepo(t, webChart(t, "1.0.0", false), "reader", "repo-pass")
+	repo := newRepo(t, map[string]string{
+		"deploy/source.yaml":  helmRepositoryWithSecret(srv.URL, "repo-auth"),
+		"deploy/secret.yaml":  "apiVersion: v1\nkind: Secret\nmetadata:\n  name: repo-auth\nstringData:\n  username: reader\n  password: repo-pass\n",
+		"deploy/release.yaml": helmReleaseOfRepository("web", "'^1'"),
+	})
+	mustKubectl(t, "gitops", "sync", "--name", "http", "--repo", repo.dir, "--path", "deploy", "-n", ns)
+	if got := mustKubectl(t, "get", "configmap", "web-web", "-n", ns, "-o", "jsonpath={.data.greeting} {.data.chart}").stdout; got != "hi 1.0.0" {
+		t.Errorf("ConfigMap web-web holds %q, want %q", got, "hi 1.0.0")
+	}
+	if got := srv.paths(); strings.Join(got, " ") != "/index.yaml /charts/web-1.0.0.tgz" {
+		t.Errorf("the repository got %q", got)
+	}
+}
+
+// authChartRepo is a Helm repository on 127.0.0.1 serving one chart with
+// basic auth, recording the paths asked and whether they carried
+// credentials.
+type authChartRepo struct {
+	*httptest.Server
+	mu       sync.Mutex
+	asked    []string
+	withAuth int
+}
+
+func newAuthChartRepo(t *testing.T, c *chart.Chart, user, pass string) *authChartRepo {
+	t.Helper()
+	archive, err := chartutil.Save(c, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,44 +245,43 @@ func TestHelmReleaseFromHTTPRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var paths []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		paths = append(paths, r.URL.Path)
-		mu.Unlock()
-		if u, p, ok := r.BasicAuth(); !ok || u != "reader" || p != "repo-pass" {
+	s := &authChartRepo{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.asked = append(s.asked, r.URL.Path)
+		if r.Header.Get("Authorization") != "" {
+			s.withAuth++
+		}
+		s.mu.Unlock()
+		if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
 			http.Error(w, "no", http.StatusUnauthorized)
 			return
 		}
 		switch r.URL.Path {
 		case "/index.yaml":
-			_, _ = w.Write([]byte("apiVersion: v1\nentries:\n  web:\n  - name: web\n    version: 1.0.0\n    urls: [charts/web-1.0.0.tgz]\n"))
-		case "/charts/web-1.0.0.tgz":
+			_, _ = w.Write([]byte("apiVersion: v1\nentries:\n  " + c.Name() + ":\n  - name: " + c.Name() + "\n    version: " + c.Metadata.Version +
+				"\n    urls: [charts/" + c.Name() + "-" + c.Metadata.Version + ".tgz]\n"))
+		case "/charts/" + c.Name() + "-" + c.Metadata.Version + ".tgz":
 			_, _ = w.Write(tgz)
 		default:
 			http.NotFound(w, r)
 		}
 	}))
-	defer srv.Close()
-	if _, err := kube.CoreV1().Secrets(ns).Create(context.Background(), &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "repo-auth"},
-		StringData: map[string]string{"username": "reader", "password": "repo-pass"},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	repo := newRepo(t, map[string]string{
-		"deploy/source.yaml": "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata:\n  name: charts\nspec:\n  url: " + srv.URL + "\n  secretRef:\n    name: repo-auth\n",
-		"deploy/release.yaml": "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: web\nspec:\n  chart:\n    spec:\n      chart: web\n      version: '^1'\n" +
-			"      sourceRef: {kind: HelmRepository, name: charts}\n  values:\n    greeting: hi\n",
-	})
-	mustKubectl(t, "gitops", "sync", "--name", "http", "--repo", repo.dir, "--path", "deploy", "-n", ns)
-	if got := mustKubectl(t, "get", "configmap", "web-web", "-n", ns, "-o", "jsonpath={.data.greeting} {.data.chart}").stdout; got != "hi 1.0.0" {
-		t.Errorf("ConfigMap web-web holds %q, want %q", got, "hi 1.0.0")
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if strings.Join(paths, " ") != "/index.yaml /charts/web-1.0.0.tgz" {
-		t.Errorf("the repository got %q", paths)
-	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *authChartRepo) paths() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.asked...)
+}
+
+func helmRepositoryWithSecret(url, secret string) string {
+	return "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata:\n  name: charts\nspec:\n  url: " + url + "\n  secretRef:\n    name: " + secret + "\n"
+}
+
+func helmReleaseOfRepository(name, version string) string {
+	return "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: " + name + "\nspec:\n  chart:\n    spec:\n      chart: web\n      version: " + version + "\n" +
+		"      sourceRef: {kind: HelmRepository, name: charts}\n  values:\n    greeting: hi\n"
 }

@@ -250,3 +250,36 @@ spec:
 		t.Errorf("the named repository got no request: the test proves nothing")
 	}
 }
+
+// A HelmRepository of the repository naming a Secret that is only in the
+// cluster: the Secret is a credential the repository's author may not
+// hold, and the repository names the host it would go to. It is not read,
+// and the host gets no request at all.
+func TestSecurityHelmClusterSecretIsNotSentToARepositoryHost(t *testing.T) {
+	ns := namespace(t)
+	if _, err := kube.CoreV1().Secrets(ns).Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "registry-creds"},
+		StringData: map[string]string{"username": "reader", "password": "cluster-only-password"},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv := newAuthChartRepo(t, webChart(t, "1.0.0", false), "reader", "cluster-only-password")
+	repo := newRepo(t, map[string]string{
+		"deploy/source.yaml":  helmRepositoryWithSecret(srv.URL, "registry-creds"),
+		"deploy/release.yaml": helmReleaseOfRepository("web", "1.0.0"),
+		"deploy/cm.yaml":      configMap("bystander", "v"),
+	})
+	r := kubectl(t, "gitops", "sync", "--name", "creds", "--repo", repo.dir, "--path", "deploy", "-n", ns)
+	if r.code == 0 || !strings.Contains(r.stderr, "deploy/release.yaml:1") || !strings.Contains(r.stderr, "read from the cluster only when the operator allows it") {
+		t.Fatalf("sync: exit %d, want a failure naming the HelmRelease and the Secret\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got := srv.paths(); len(got) != 0 {
+		t.Errorf("the host the repository names got requests: %q", got)
+	}
+	if strings.Contains(r.stdout+r.stderr, "cluster-only-password") {
+		t.Errorf("the output shows the password")
+	}
+	if configMapState(t, ns, "bystander").exists {
+		t.Errorf("objects were applied though the revision does not render")
+	}
+}
