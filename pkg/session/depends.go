@@ -75,6 +75,13 @@ func parseDependency(s, namespace string) (depRef, error) {
 	return depRef{namespace: ns, name: name}, nil
 }
 
+// CheckDependency checks that s names a sync set: "name" or
+// "namespace/name".
+func CheckDependency(s string) error {
+	_, err := parseDependency(s, "default")
+	return err
+}
+
 // NormalizeDependencies checks the dependencies the operator named for the
 // set name in namespace and returns them as the record keeps them: sorted,
 // without repeats or empty names, "name" for a set in the same namespace.

@@ -131,7 +131,7 @@ func testRollbackAndResume(t *testing.T, e *watchEnv) {
 	if n := strings.Count(w.output(), `"event":"held"`); n != 1 {
 		t.Errorf("watch said %d times that the set is held, want once:\n%s", n, w.output())
 	}
-	e.kubectl(t, "gitops", "resume", "--name", "web", "-n", ns)
+	e.kubectl(t, "gitops", "resume", "web", "-n", ns) // the name as the argument
 	w.next(10*time.Second, "unheld event", isEvent("unheld", ""))
 	w.next(10*time.Second, "sync of the head after resume", isEvent("synced", head))
 	if a := e.configMapValue(ns, "a"); a != "fixed" {

@@ -14,22 +14,23 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/apply"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/sync"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/session"
 )
 
 const example = `  # Go back to the last revision that synced successfully before the current one
-  kubectl gitops rollback --name web
+  kubectl gitops rollback web
 
   # Go back two successful revisions
-  kubectl gitops rollback --name web --steps 2
+  kubectl gitops rollback web --steps 2
 
-  # Go back to a revision of the history (kubectl gitops status --name web lists them)
-  kubectl gitops rollback --name web --to 3f2a9c1
+  # Go back to a revision of the history (kubectl gitops status web lists them)
+  kubectl gitops rollback web --to 3f2a9c1
 
   # When the bad revision is fixed in git: let watch and sync roll forward again
-  kubectl gitops resume --name web`
+  kubectl gitops resume web`
 
 // Options are the rollback command's options.
 type Options struct {
@@ -53,7 +54,7 @@ type Options struct {
 func NewCmdRollback(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &Options{factory: f, IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:   "rollback --name NAME [--to REVISION | --steps N]",
+		Use:   "rollback [NAME | --name NAME] [--to REVISION | --steps N]",
 		Short: "Sync an earlier revision of a set's history again, and suspend the set",
 		Long: `Go back to a revision the set synced before: by default the last revision
 that synced successfully before the current one (--steps 1), or --steps N
@@ -74,9 +75,10 @@ runs), full or abbreviated; a commit that is not in the history is synced
 only when it is a commit of the set's repository.
 
 Output and exit status are those of sync: 0 synced, 1 failed or refused.`,
-		Example: example,
-		Args:    cobra.NoArgs,
-		RunE:    cmdutil.RunE(o),
+		Example:           example,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completion.SetNameArg(f),
+		RunE:              cmdutil.RunE(o),
 	}
 	o.Source.AddFlags(cmd)
 	cmd.Flags().Lookup("repo").Usage = "Git repository to read the revision from. Defaults to the source recorded for the revision's run, when it is the one confirmed on this machine."
@@ -100,6 +102,9 @@ Output and exit status are those of sync: 0 synced, 1 failed or refused.`,
 	cmd.MarkFlagsMutuallyExclusive("to", "steps")
 	return cmd
 }
+
+// CompleteArgs takes the set's name from the argument, as --name.
+func (o *Options) CompleteArgs(args []string) error { return o.Source.NameFromArgs(args) }
 
 // Complete builds the session from the flags and the environment.
 func (o *Options) Complete(cmd *cobra.Command) (err error) {

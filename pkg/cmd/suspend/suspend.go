@@ -11,6 +11,8 @@ import (
 	kcmdutil "k8s.io/kubectl/pkg/cmd/util"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/session"
 )
 
@@ -29,7 +31,7 @@ type Options struct {
 func NewCmdSuspend(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &Options{factory: f, IOStreams: streams, suspend: true}
 	cmd := &cobra.Command{
-		Use:   "suspend --name NAME [-m REASON]",
+		Use:   "suspend [NAME | --name NAME] [-m REASON]",
 		Short: "Hold a sync set still: watch and sync leave it alone until resume",
 		Long: `Record in the set's parent that it is suspended: who (the user the API server
 authenticated, as its audit log names them), when, and why (-m). watch leaves
@@ -39,12 +41,13 @@ a suspended set alone, drift included, and says so; sync refuses it unless
 A set already suspended stays as it was (who, when, why), and the command
 says so. rollback suspends the set too.`,
 		Example: `  # Hold web still during an incident
-  kubectl gitops suspend --name web -m "incident 4711: hands off"
+  kubectl gitops suspend web -m "incident 4711: hands off"
 
   # Let it be synced again
-  kubectl gitops resume --name web`,
-		Args: cobra.NoArgs,
-		RunE: cmdutil.RunE(o),
+  kubectl gitops resume web`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completion.SetNameArg(f),
+		RunE:              cmdutil.RunE(o),
 	}
 	o.addFlags(cmd)
 	cmd.Flags().StringVarP(&o.Reason, "message", "m", "", "Why the set is suspended, recorded with who and when.")
@@ -55,15 +58,16 @@ says so. rollback suspends the set too.`,
 func NewCmdResume(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &Options{factory: f, IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:   "resume --name NAME",
+		Use:   "resume [NAME | --name NAME]",
 		Short: "End a suspension: watch and sync sync the set again",
 		Long: `Remove the suspension from the set's parent. A running watch notices at its
 next --interval and syncs the head of its ref again, rolling forward what a
 rollback went back from.`,
 		Example: `  # Let web be synced again, after suspend or rollback
-  kubectl gitops resume --name web`,
-		Args: cobra.NoArgs,
-		RunE: cmdutil.RunE(o),
+  kubectl gitops resume web`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completion.SetNameArg(f),
+		RunE:              cmdutil.RunE(o),
 	}
 	o.addFlags(cmd)
 	return cmd
@@ -73,6 +77,9 @@ func (o *Options) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.Name, "name", "", "Name of the sync set.")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml.")
 }
+
+// CompleteArgs takes the set's name from the argument, as --name.
+func (o *Options) CompleteArgs(args []string) error { return syncflags.NameFromArgs(&o.Name, args) }
 
 // Complete has nothing to complete.
 func (o *Options) Complete(*cobra.Command) error { return nil }
