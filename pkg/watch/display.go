@@ -45,13 +45,18 @@ type DisplayOptions struct {
 type Display struct {
 	opts DisplayOptions
 
-	mu      sync.Mutex
-	status  Status
-	drawn   int    // lines of the status block on screen
-	lastErr string // the last failure logged on the terminal
-	closed  bool
-	stop    chan struct{}
-	done    chan struct{}
+	mu     sync.Mutex
+	status Status
+	drawn  int // lines of the status block on screen
+	// drawnLen holds the length, in columns, of each line of the block on
+	// screen: after the terminal narrows, a line wraps onto more rows.
+	drawnLen []int
+	// badRev and badErr are the last revision skipped as bad and why.
+	badRev, badErr string
+	lastErr        string // the last failure logged on the terminal
+	closed         bool
+	stop           chan struct{}
+	done           chan struct{}
 }
 
 // NewDisplay returns a display. With a terminal, it redraws the status block
@@ -114,6 +119,10 @@ func (d *Display) Event(e Event) {
 		return
 	}
 	d.status = e.Status
+	if e.Type == EventBadRevision && e.Err != nil {
+		d.badRev = e.Revision
+		d.badErr, _, _ = strings.Cut(unwrapBad(e.Err).Error(), "\n")
+	}
 	if d.opts.Format == FormatJSON {
 		if e.Type != EventProgress {
 			if b, err := json.Marshal(d.jsonEvent(e)); err == nil {
@@ -168,29 +177,47 @@ func (d *Display) write(s string) {
 // never scrolls the screen.
 func (d *Display) redraw(log string) string {
 	var b strings.Builder
-	if d.drawn > 0 {
-		b.WriteString("\r")
-		if d.drawn > 1 {
-			fmt.Fprintf(&b, "\x1b[%dA", d.drawn-1)
-		}
-		b.WriteString("\x1b[J")
-	}
-	b.WriteString(log)
-	lines := d.statusLines(time.Now())
 	width := 80
 	if d.opts.Width != nil {
 		if w := d.opts.Width(); w >= 20 {
 			width = w
 		}
 	}
+	if d.drawn > 0 {
+		b.WriteString("\r")
+		if up := d.rowsOnScreen(width) - 1; up > 0 {
+			fmt.Fprintf(&b, "\x1b[%dA", up)
+		}
+		b.WriteString("\x1b[J")
+	}
+	b.WriteString(log)
+	lines := d.statusLines(time.Now())
+	d.drawnLen = d.drawnLen[:0]
 	for i, l := range lines {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		b.WriteString(truncate(l, width-1))
+		l = truncate(l, width-1)
+		b.WriteString(l)
+		d.drawnLen = append(d.drawnLen, utf8.RuneCountInString(l))
 	}
 	d.drawn = len(lines)
 	return b.String()
+}
+
+// rowsOnScreen is how many rows the block on screen takes at width: each
+// line was cut to the width it was drawn at, but a terminal that narrowed
+// since wraps it onto more rows (tmux, VTE, iTerm2 and Windows Terminal
+// reflow their lines so), and all of them must be cleared.
+func (d *Display) rowsOnScreen(width int) int {
+	if len(d.drawnLen) != d.drawn {
+		return d.drawn
+	}
+	rows := 0
+	for _, n := range d.drawnLen {
+		rows += max(1, (n+width-1)/width)
+	}
+	return rows
 }
 
 func (d *Display) statusLines(now time.Time) []string {
@@ -250,6 +277,15 @@ func (d *Display) statusLines(now time.Time) []string {
 	}
 
 	errLine := "error: none"
+	if s.HeadBad && s.Head != "" {
+		// Not a failure to retry, but not "none" either: the header says
+		// the head was skipped, this line says why.
+		why := "see the log above"
+		if d.badRev == s.Head && d.badErr != "" {
+			why = d.badErr
+		}
+		errLine = fmt.Sprintf("error: head %s skipped until the head moves: %s", Short(s.Head), why)
+	}
 	if s.LastError != "" {
 		first, _, _ := strings.Cut(s.LastError, "\n")
 		if s.Failures > 0 {
