@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -144,12 +146,20 @@ func Load(fsys fs.FS, dir string) (*Config, error) {
 }
 
 // Parse parses and validates the config file (its slash path from the
-// repository's root) holding data. Unknown fields are errors.
+// repository's root) holding data: it decodes it strictly into the schema
+// of its apiVersion (see decoders), then checks the values. Unknown fields
+// are errors. The error holds a *ConfigError for each problem, with its
+// line, in the order of the lines.
 func Parse(file string, data []byte) (*Config, error) {
 	p := &parser{file: file}
 	cfg := p.parse(data)
 	if len(p.errs) > 0 {
-		return nil, errors.Join(p.errs...)
+		slices.SortStableFunc(p.errs, func(a, b *ConfigError) int { return a.Line - b.Line })
+		errs := make([]error, len(p.errs))
+		for i, e := range p.errs {
+			errs[i] = e
+		}
+		return nil, errors.Join(errs...)
 	}
 	return cfg, nil
 }
@@ -170,13 +180,28 @@ func (e *ConfigError) Error() string {
 
 type parser struct {
 	file string
-	errs []error
+	errs []*ConfigError
 }
 
 func (p *parser) fail(line int, format string, args ...any) {
 	p.errs = append(p.errs, &ConfigError{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
+// decoders holds the decoder of each apiVersion of the config: each
+// decodes its own schema, strictly, and converts it to a Config. A new
+// version adds its schema types and an entry here.
+var decoders = map[string]func(p *parser, data []byte, root *yamlv3.Node) *Config{
+	APIVersion: decodeV1alpha1,
+}
+
+// supported lists the apiVersions that decoders knows.
+func supported() string {
+	return strings.Join(slices.Sorted(maps.Keys(decoders)), " or ")
+}
+
+// parse checks data's cost (yamlguard), that it holds one YAML document
+// that is a mapping, and its apiVersion, then hands it to the decoder of
+// that version.
 func (p *parser) parse(data []byte) *Config {
 	var bomb *yamlguard.Error
 	if err := yamlguard.Check(p.file, data); errors.As(err, &bomb) {
@@ -187,7 +212,7 @@ func (p *parser) parse(data []byte) *Config {
 	var doc yamlv3.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			p.fail(0, "the file is empty: want apiVersion: %s, kind: %s and generators", APIVersion, Kind)
+			p.fail(0, "the file is empty: want apiVersion: %s, kind: %s and generators", supported(), Kind)
 		} else {
 			p.fail(0, "%v", err)
 		}
@@ -202,24 +227,208 @@ func (p *parser) parse(data []byte) *Config {
 		return nil
 	}
 	root := doc.Content[0]
-	f := p.fields(root, "the config", "apiVersion", "kind", "includeFiles", "generators", "updaters")
-	if f == nil {
+	if root.Kind != yamlv3.MappingNode {
+		p.fail(root.Line, "the config must be a mapping, not %s", describe(root))
 		return nil
 	}
-	switch v := p.str(f["apiVersion"]); {
-	case f["apiVersion"] == nil:
-		p.fail(root.Line, "apiVersion is missing: want %s", APIVersion)
-	case v != APIVersion:
-		p.fail(f["apiVersion"].Line, "apiVersion %q is not supported: want %s", v, APIVersion)
+	version := lookup(root, "apiVersion")
+	if version == nil {
+		p.fail(root.Line, "apiVersion is missing: want %s", supported())
+		return nil
 	}
-	switch v := p.str(f["kind"]); {
-	case f["kind"] == nil:
-		p.fail(root.Line, "kind is missing: want %s", Kind)
-	case v != Kind:
-		p.fail(f["kind"].Line, "kind %q is not supported: want %s", v, Kind)
+	decode, ok := decoders[version.Value]
+	switch {
+	case version.Kind != yamlv3.ScalarNode:
+		p.fail(version.Line, "apiVersion must be a string, not %s: want %s", describe(version), supported())
+		return nil
+	case !ok:
+		p.fail(version.Line, "apiVersion %q is not supported: want %s", version.Value, supported())
+		return nil
+	}
+	return decode(p, data, root)
+}
+
+// lookup returns the value of key in mapping m, nil when m has none.
+func lookup(m *yamlv3.Node, key string) *yamlv3.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k, v := m.Content[i], m.Content[i+1]; k.Kind == yamlv3.ScalarNode && k.Value == key {
+			if v.Kind == yamlv3.AliasNode {
+				v = v.Alias
+			}
+			return v
+		}
+	}
+	return nil
+}
+
+// decodeStrict decodes data into v, the schema of one apiVersion, with
+// unknown fields and fields given twice as errors that keep their line.
+// names says how errors name the types of the schema. It returns false
+// when v could not be decoded at all.
+func (p *parser) decodeStrict(data []byte, v any, names map[reflect.Type]string) bool {
+	dec := yamlv3.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(v)
+	var te *yamlv3.TypeError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &te):
+		// The value is decoded, but for the fields in te.
+		for _, e := range te.Errors {
+			p.decodeError(e, names)
+		}
+		return true
+	}
+	p.fail(0, "%v", err)
+	return false
+}
+
+// The problems go.yaml.in/yaml/v3 reports in a TypeError, one a line.
+var (
+	unknownField  = regexp.MustCompile(`^line (\d+): field (.*) not found in type (\S+)$`)
+	duplicateKey  = regexp.MustCompile(`^line (\d+): mapping key (".*") already defined at line (\d+)$`)
+	fieldSetTwice = regexp.MustCompile(`^line (\d+): field (.*) already set in type (\S+)$`)
+	wrongKind     = regexp.MustCompile("^line (\\d+): cannot unmarshal (!!\\w+)(?: `(.*)`)? into (\\S+)$")
+	anyProblem    = regexp.MustCompile(`^line (\d+): (.*)$`)
+)
+
+// decodeError reports one problem of a TypeError in the config's own
+// words, naming the types of the schema as names does. The library has
+// no structured form of these (its TypeError holds strings): a problem
+// of another form keeps the library's words, still with its line.
+func (p *parser) decodeError(e string, names map[reflect.Type]string) {
+	typ := func(name string) (string, reflect.Type) {
+		for t, what := range names {
+			if t.String() == name {
+				return what, t
+			}
+		}
+		return name, nil
+	}
+	atoi := func(s string) int { n, _ := strconv.Atoi(s); return n }
+	if m := unknownField.FindStringSubmatch(e); m != nil {
+		what, t := typ(m[3])
+		p.fail(atoi(m[1]), "unknown field %q in %s; known fields: %s", m[2], what, strings.Join(fieldNames(t), ", "))
+	} else if m := duplicateKey.FindStringSubmatch(e); m != nil {
+		key, _ := strconv.Unquote(m[2])
+		p.fail(atoi(m[1]), "field %q is given twice (also at line %s)", key, m[3])
+	} else if m := fieldSetTwice.FindStringSubmatch(e); m != nil {
+		p.fail(atoi(m[1]), "field %q is given twice", m[2])
+	} else if m := wrongKind.FindStringSubmatch(e); m != nil {
+		what, t := typ(m[4])
+		want := "a mapping"
+		switch {
+		case t == nil && m[4] == "string":
+			what, want = "a field name", "a string"
+		case t != nil && t.Kind() == reflect.Slice:
+			want = "a list"
+		}
+		got := map[string]string{"!!map": "a mapping", "!!seq": "a list"}[m[2]]
+		if got == "" {
+			got = strconv.Quote(m[3])
+		}
+		p.fail(atoi(m[1]), "%s must be %s, not %s", what, want, got)
+	} else if m := anyProblem.FindStringSubmatch(e); m != nil {
+		p.fail(atoi(m[1]), "%s", m[2])
+	} else {
+		p.fail(0, "%s", e)
+	}
+}
+
+// fieldNames returns the fields of struct type t by their YAML names, in
+// order; none for another type.
+func fieldNames(t reflect.Type) []string {
+	var out []string
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if name != "" && name != "-" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// leaf is a scalar or list of a schema, kept as its YAML node (nil when
+// the field is absent or null): decoding never fails on it, and checking
+// it says with its line what is wrong (see str, bool, argv, timeout).
+type leaf struct{ n *yamlv3.Node }
+
+func (l *leaf) UnmarshalYAML(n *yamlv3.Node) error {
+	l.n = n
+	return nil
+}
+
+// at, inlined in a struct of a schema, records the line of the mapping
+// the struct is decoded from; 0 means the mapping was not decoded (the
+// decoder reported why).
+type at struct{ line int }
+
+func (a *at) UnmarshalYAML(n *yamlv3.Node) error {
+	a.line = n.Line
+	return nil
+}
+
+// v1alpha1 is the schema of apiVersion kubectl-gitops.dev/v1alpha1.
+type v1alpha1 struct {
+	At           at                   `yaml:",inline"`
+	APIVersion   leaf                 `yaml:"apiVersion"`
+	Kind         leaf                 `yaml:"kind"`
+	IncludeFiles leaf                 `yaml:"includeFiles"`
+	Generators   []*v1alpha1Generator `yaml:"generators"`
+	Updaters     []*v1alpha1Updater   `yaml:"updaters"`
+}
+
+type v1alpha1Generator struct {
+	At       at                `yaml:",inline"`
+	Name     leaf              `yaml:"name"`
+	Command  leaf              `yaml:"command"`
+	Function *v1alpha1Function `yaml:"function"`
+	Timeout  leaf              `yaml:"timeout"`
+}
+
+type v1alpha1Function struct {
+	At     at   `yaml:",inline"`
+	Exec   leaf `yaml:"exec"`
+	Config leaf `yaml:"config"`
+}
+
+type v1alpha1Updater struct {
+	At        at   `yaml:",inline"`
+	Name      leaf `yaml:"name"`
+	SetImage  leaf `yaml:"setImage"`
+	SetPolicy leaf `yaml:"setPolicy"`
+	Timeout   leaf `yaml:"timeout"`
+}
+
+// v1alpha1Names names the types of the v1alpha1 schema in errors.
+var v1alpha1Names = map[reflect.Type]string{
+	reflect.TypeFor[v1alpha1]():             "the config",
+	reflect.TypeFor[v1alpha1Generator]():    "a generator",
+	reflect.TypeFor[[]*v1alpha1Generator](): "generators",
+	reflect.TypeFor[v1alpha1Function]():     "function",
+	reflect.TypeFor[v1alpha1Updater]():      "an updater",
+	reflect.TypeFor[[]*v1alpha1Updater]():   "updaters",
+}
+
+func decodeV1alpha1(p *parser, data []byte, root *yamlv3.Node) *Config {
+	var raw v1alpha1
+	if !p.decodeStrict(data, &raw, v1alpha1Names) || raw.At.line == 0 {
+		return nil
+	}
+	switch k := raw.Kind.n; {
+	case k == nil:
+		p.fail(raw.At.line, "kind is missing: want %s", Kind)
+	case k.Kind != yamlv3.ScalarNode:
+		p.fail(k.Line, "kind must be a string, not %s: want %s", describe(k), Kind)
+	case k.Value != Kind:
+		p.fail(k.Line, "kind %q is not supported: want %s", k.Value, Kind)
 	}
 	cfg := &Config{File: p.file}
-	if n := f["includeFiles"]; n != nil {
+	if n := raw.IncludeFiles.n; n != nil {
 		cfg.IncludeFiles = p.bool(n, "includeFiles")
 	}
 	names := map[string]int{}
@@ -237,92 +446,97 @@ func (p *parser) parse(data []byte) *Config {
 		}
 		return name
 	}
-	for _, n := range p.seq(f["generators"], "generators") {
-		g := Generator{Line: n.Line, Timeout: DefaultTimeout}
-		gf := p.fields(n, "a generator", "name", "command", "function", "timeout")
-		if gf == nil {
-			continue
+	p.nullItems(root, "generators", "a generator")
+	for _, g := range raw.Generators {
+		if g == nil || g.At.line == 0 {
+			continue // null, or not decoded: reported
 		}
-		if gf["name"] == nil {
-			p.fail(n.Line, "the generator has no name")
+		gen := Generator{Line: g.At.line, Timeout: p.timeout(g.Timeout.n)}
+		if g.Name.n == nil {
+			p.fail(g.At.line, "the generator has no name")
 		}
-		g.Name = named(gf["name"], "generator")
-		g.Timeout = p.timeout(gf["timeout"])
+		gen.Name = named(g.Name.n, "generator")
 		switch {
-		case gf["command"] != nil && gf["function"] != nil:
-			p.fail(n.Line, "generator %q has both command and function: give one", g.Name)
-		case gf["command"] != nil:
-			g.Command = p.argv(gf["command"], "command")
-		case gf["function"] != nil:
-			g.Function = p.function(gf["function"])
+		case g.Command.n != nil && g.Function != nil:
+			p.fail(g.At.line, "generator %q has both command and function: give one", gen.Name)
+		case g.Command.n != nil:
+			gen.Command = p.argv(g.Command.n, "command")
+		case g.Function != nil:
+			gen.Function = p.function(g.Function)
 		default:
-			p.fail(n.Line, "generator %q has neither command (its stdout is manifests) nor function (a KRM function)", g.Name)
+			p.fail(g.At.line, "generator %q has neither command (its stdout is manifests) nor function (a KRM function)", gen.Name)
 		}
-		cfg.Generators = append(cfg.Generators, g)
+		cfg.Generators = append(cfg.Generators, gen)
 	}
-	for _, n := range p.seq(f["updaters"], "updaters") {
-		u := Updater{Line: n.Line, Timeout: DefaultTimeout}
-		uf := p.fields(n, "an updater", "name", "setImage", "setPolicy", "timeout")
-		if uf == nil {
+	p.nullItems(root, "updaters", "an updater")
+	for _, u := range raw.Updaters {
+		if u == nil || u.At.line == 0 {
 			continue
 		}
-		if uf["name"] == nil {
-			p.fail(n.Line, "the updater has no name")
+		up := Updater{Name: named(u.Name.n, "updater"), Line: u.At.line, Timeout: p.timeout(u.Timeout.n)}
+		if u.Name.n == nil {
+			p.fail(u.At.line, "the updater has no name")
 		}
-		u.Name = named(uf["name"], "updater")
-		u.Timeout = p.timeout(uf["timeout"])
-		if uf["setImage"] != nil {
-			u.SetImage = p.argv(uf["setImage"], "setImage")
+		if u.SetImage.n != nil {
+			up.SetImage = p.argv(u.SetImage.n, "setImage")
 		}
-		if uf["setPolicy"] != nil {
-			u.SetPolicy = p.argv(uf["setPolicy"], "setPolicy")
+		if u.SetPolicy.n != nil {
+			up.SetPolicy = p.argv(u.SetPolicy.n, "setPolicy")
 		}
-		if uf["setImage"] == nil && uf["setPolicy"] == nil {
-			p.fail(n.Line, "updater %q has neither setImage nor setPolicy", u.Name)
+		if u.SetImage.n == nil && u.SetPolicy.n == nil {
+			p.fail(u.At.line, "updater %q has neither setImage nor setPolicy", up.Name)
 		}
-		cfg.Updaters = append(cfg.Updaters, u)
+		cfg.Updaters = append(cfg.Updaters, up)
 	}
 	if len(p.errs) > 0 {
 		return cfg
 	}
 	if len(cfg.Generators) == 0 {
-		p.fail(root.Line, "no generators are declared: list them under generators, or remove the file to read the plain manifests")
+		p.fail(raw.At.line, "no generators are declared: list them under generators, or remove the file to read the plain manifests")
 	} else if !cfg.IncludeFiles && !slices.ContainsFunc(cfg.Generators, func(g Generator) bool { return g.Function == nil }) {
-		p.fail(root.Line, "only KRM functions are declared and includeFiles is false, so they would have nothing to transform: set includeFiles: true, or add a command")
+		p.fail(raw.At.line, "only KRM functions are declared and includeFiles is false, so they would have nothing to transform: set includeFiles: true, or add a command")
 	}
 	return cfg
 }
 
+// nullItems reports the null items of the list under key in mapping m,
+// which decode to nothing (items of the wrong kind are left out of the
+// list by the decoder, which reports them).
+func (p *parser) nullItems(m *yamlv3.Node, key, what string) {
+	l := lookup(m, key)
+	if l == nil || l.Kind != yamlv3.SequenceNode {
+		return
+	}
+	for _, n := range l.Content {
+		if n.Kind == yamlv3.AliasNode {
+			n = n.Alias
+		}
+		if n.ShortTag() == "!!null" {
+			p.fail(n.Line, "%s must be a mapping, not null", what)
+		}
+	}
+}
+
 var validName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
-// fields returns the values of mapping n by key, reporting keys that are
-// not known, given twice or not strings. It returns nil when n is not a
-// mapping.
-func (p *parser) fields(n *yamlv3.Node, what string, known ...string) map[string]*yamlv3.Node {
-	if n.Kind != yamlv3.MappingNode {
-		p.fail(n.Line, "%s must be a mapping, not %s", what, describe(n))
+func (p *parser) function(f *v1alpha1Function) *Function {
+	if f.At.line == 0 {
 		return nil
 	}
-	out := map[string]*yamlv3.Node{}
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if v.Kind == yamlv3.AliasNode {
-			v = v.Alias
-		}
-		switch {
-		case k.Kind != yamlv3.ScalarNode:
-			p.fail(k.Line, "%s has a key that is not a string", what)
-		case seen[k.Value] > 0:
-			p.fail(k.Line, "field %q is given twice (also at line %d)", k.Value, seen[k.Value])
-		case !slices.Contains(known, k.Value):
-			p.fail(k.Line, "unknown field %q in %s; known fields: %s", k.Value, what, strings.Join(known, ", "))
-		default:
-			seen[k.Value] = k.Line
-			out[k.Value] = v
+	fn := &Function{}
+	if f.Exec.n == nil {
+		p.fail(f.At.line, "function has no exec: give the program that runs it, like exec: [gitops-add-labels]")
+	} else {
+		fn.Exec = p.argv(f.Exec.n, "exec")
+	}
+	if c := f.Config.n; c != nil {
+		if c.Kind != yamlv3.MappingNode {
+			p.fail(c.Line, "function config must be a mapping (the functionConfig object), not %s", describe(c))
+		} else {
+			fn.Config = yaml.NewRNode(c)
 		}
 	}
-	return out
+	return fn
 }
 
 func (p *parser) str(n *yamlv3.Node) string {
@@ -385,27 +599,6 @@ func (p *parser) timeout(n *yamlv3.Node) time.Duration {
 		return DefaultTimeout
 	}
 	return d
-}
-
-func (p *parser) function(n *yamlv3.Node) *Function {
-	f := p.fields(n, "function", "exec", "config")
-	if f == nil {
-		return nil
-	}
-	fn := &Function{}
-	if f["exec"] == nil {
-		p.fail(n.Line, "function has no exec: give the program that runs it, like exec: [gitops-add-labels]")
-	} else {
-		fn.Exec = p.argv(f["exec"], "exec")
-	}
-	if c := f["config"]; c != nil {
-		if c.Kind != yamlv3.MappingNode {
-			p.fail(c.Line, "function config must be a mapping (the functionConfig object), not %s", describe(c))
-		} else {
-			fn.Config = yaml.NewRNode(c)
-		}
-	}
-	return fn
 }
 
 func describe(n *yamlv3.Node) string {

@@ -172,3 +172,110 @@ generators:
 		}
 	}
 }
+
+// The config is decoded strictly into the schema of its apiVersion: each
+// problem is one error, naming the file and the line it is on, at any
+// depth, and a wrong apiVersion or kind says which are supported.
+func TestParseStrictErrorsKeepTheirLines(t *testing.T) {
+	const file = "deploy/.gitops.yaml"
+	const head = "apiVersion: kubectl-gitops.dev/v1alpha1\nkind: Generators\n"
+	tests := []struct {
+		name string
+		data string
+		// want is the whole error, one problem a line.
+		want string
+	}{
+		{"unknown top-level field", head + "includeFiles: true\ngeneratorz: []\ngenerators: [{name: a, command: [a]}]\n",
+			`deploy/.gitops.yaml:4: unknown field "generatorz" in the config; known fields: apiVersion, kind, includeFiles, generators, updaters`},
+		{"unknown field in a generator", head + "generators:\n  - name: a\n    command: [a]\n  - name: b\n    command: [b]\n    enviroment: {X: 1}\n",
+			`deploy/.gitops.yaml:8: unknown field "enviroment" in a generator; known fields: name, command, function, timeout`},
+		{"unknown field in a function", head + "includeFiles: true\ngenerators:\n  - name: f\n    function:\n      exec: [f]\n      configs: {kind: X}\n",
+			`deploy/.gitops.yaml:8: unknown field "configs" in function; known fields: exec, config`},
+		{"unknown field in an updater", head + "generators: [{name: a, command: [a]}]\nupdaters:\n  - name: u\n    setImage: [u]\n    setImages: [v]\n",
+			`deploy/.gitops.yaml:7: unknown field "setImages" in an updater; known fields: name, setImage, setPolicy, timeout`},
+		{"unknown fields at every depth, in line order", head + "x: 1\ngenerators:\n  - name: a\n    command: [a]\n    y: 2\nupdaters:\n  - name: u\n    setPolicy: [p]\n    z: 3\n",
+			"deploy/.gitops.yaml:3: unknown field \"x\" in the config; known fields: apiVersion, kind, includeFiles, generators, updaters\n" +
+				"deploy/.gitops.yaml:7: unknown field \"y\" in a generator; known fields: name, command, function, timeout\n" +
+				"deploy/.gitops.yaml:11: unknown field \"z\" in an updater; known fields: name, setImage, setPolicy, timeout"},
+		{"an unknown field and a bad value", head + "generators:\n  - name: a\n    command: a\n    shell: true\n",
+			"deploy/.gitops.yaml:5: command must be a list of arguments, like [gitops-envsubst, --vars, vars.env]; it is not run through a shell (write [sh, -c, \"a\"] for one)\n" +
+				`deploy/.gitops.yaml:6: unknown field "shell" in a generator; known fields: name, command, function, timeout`},
+		{"a field twice in an updater", head + "generators: [{name: a, command: [a]}]\nupdaters:\n  - name: u\n    setImage: [u]\n    setImage: [v]\n",
+			`deploy/.gitops.yaml:7: field "setImage" is given twice (also at line 6)`},
+		{"a field twice through a merge key", head + "generators:\n  - &g {name: a, command: [a]}\n  - <<: *g\n    name: b\n    name: c\n",
+			`deploy/.gitops.yaml:7: field "name" is given twice (also at line 6)`},
+		{"generators not a list", head + "generators: {name: a}\n",
+			`deploy/.gitops.yaml:3: generators must be a list, not a mapping`},
+		{"updaters not a list", head + "generators: [{name: a, command: [a]}]\nupdaters: u\n",
+			`deploy/.gitops.yaml:4: updaters must be a list, not "u"`},
+		{"generators of the wrong kinds", head + "generators:\n  - name: a\n    command: [a]\n  - b\n  - ~\n  - [c]\n",
+			"deploy/.gitops.yaml:6: a generator must be a mapping, not \"b\"\n" +
+				"deploy/.gitops.yaml:7: a generator must be a mapping, not null\n" +
+				"deploy/.gitops.yaml:8: a generator must be a mapping, not a list"},
+		{"function not a mapping", head + "generators:\n  - name: a\n    function: [f]\n",
+			`deploy/.gitops.yaml:5: function must be a mapping, not a list`},
+		{"a key that is not a string", head + "[a]: b\ngenerators: [{name: a, command: [a]}]\n",
+			`deploy/.gitops.yaml:3: a field name must be a string, not a list`},
+		{"an argument that is not a string", head + "generators:\n  - name: a\n    command:\n      - a\n      - {b: c}\n",
+			`deploy/.gitops.yaml:7: command: each argument must be a string, not a mapping`},
+		{"a later apiVersion", "# generated\napiVersion: kubectl-gitops.dev/v1alpha2\nkind: Generators\nversion: 2\n",
+			`deploy/.gitops.yaml:2: apiVersion "kubectl-gitops.dev/v1alpha2" is not supported: want kubectl-gitops.dev/v1alpha1`},
+		{"apiVersion not a string", "apiVersion: [v1]\nkind: Generators\n",
+			`deploy/.gitops.yaml:1: apiVersion must be a string, not a list: want kubectl-gitops.dev/v1alpha1`},
+		{"kind not a string", "apiVersion: kubectl-gitops.dev/v1alpha1\nkind: {name: Generators}\ngenerators: [{name: a, command: [a]}]\n",
+			`deploy/.gitops.yaml:2: kind must be a string, not a mapping: want Generators`},
+		{"Flux v1's file", "apiVersion: kubectl-gitops.dev/v1alpha1\nkind: Flux\ngenerators: [{name: a, command: [a]}]\n",
+			`deploy/.gitops.yaml:2: kind "Flux" is not supported: want Generators`},
+		{"kind missing", "apiVersion: kubectl-gitops.dev/v1alpha1\n\ngenerators: [{name: a, command: [a]}]\n",
+			`deploy/.gitops.yaml:1: kind is missing: want Generators`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(file, []byte(tt.data))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if err.Error() != tt.want {
+				t.Errorf("error:\n%s\nwant:\n%s", err, tt.want)
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) || ce.File != file || ce.Line == 0 {
+				t.Errorf("not a *ConfigError with a line: %#v", err)
+			}
+		})
+	}
+}
+
+// Anchors and aliases decode as the values they stand for, and a function
+// config is kept whole, whatever fields it has.
+func TestParseAliasesAndFunctionConfig(t *testing.T) {
+	cfg, err := Parse("c/.gitops.yaml", []byte(`apiVersion: kubectl-gitops.dev/v1alpha1
+kind: Generators
+includeFiles: true
+generators:
+  - name: a
+    command: &argv [gen, --all]
+    timeout: &t 5s
+  - name: f
+    function:
+      exec: *argv
+      config: &c {apiVersion: x/v1, kind: Anything, whatever: {deep: [1]}}
+updaters:
+  - name: u
+    setPolicy: *argv
+    timeout: *t
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, f, u := cfg.Generators[0], cfg.Generators[1], cfg.Updaters[0]
+	if strings.Join(g.Command, " ") != "gen --all" || g.Timeout != 5*time.Second || g.Line != 5 {
+		t.Errorf("generator: %+v", g)
+	}
+	if strings.Join(f.Function.Exec, " ") != "gen --all" || f.Function.Config.GetKind() != "Anything" || f.Line != 8 {
+		t.Errorf("function: %+v", f.Function)
+	}
+	if strings.Join(u.SetPolicy, " ") != "gen --all" || u.Timeout != 5*time.Second || u.Line != 13 {
+		t.Errorf("updater: %+v", u)
+	}
+}
