@@ -50,6 +50,10 @@ type Options struct {
 	LogFormat      string
 	DependsOn      syncflags.DependsOn
 
+	// pruneNamed: --prune was given on the command line (see
+	// session.SyncRequest.PruneNamed).
+	pruneNamed bool
+
 	session *session.Session
 	factory kcmdutil.Factory
 	genericiooptions.IOStreams
@@ -119,6 +123,7 @@ func (o *Options) CompleteArgs(args []string) error { return o.Source.NameFromAr
 
 // Complete builds the session from the flags and the environment.
 func (o *Options) Complete(cmd *cobra.Command) (err error) {
+	o.pruneNamed = cmd.Flags().Changed("prune")
 	o.session, err = o.Source.SetSession(cmd, o.factory, o.ErrOut)
 	return err
 }
@@ -269,7 +274,7 @@ func (w *wiring) sync(ctx context.Context, rev string) (engine.Report, error) {
 		ForceConflicts: w.o.ForceConflicts,
 		Prune:          w.o.Prune,
 		Concurrency:    w.o.Concurrency,
-	}, DependsOn: w.o.DependsOn.Names()}
+	}, DependsOn: w.o.DependsOn.Names(), PruneNamed: w.o.pruneNamed}
 	if err := w.session.Hold(ctx, req); err != nil {
 		return rep, held(err)
 	}
