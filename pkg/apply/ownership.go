@@ -119,7 +119,10 @@ func describeOwners(m *metav1.ObjectMeta) string {
 			parts = append(parts, fmt.Sprintf("%s %q", flux.kind, name))
 		}
 	}
-	for _, key := range []string{"fluxcd.io/sync-gc-mark", "flux.weave.works/sync-gc-mark", "fluxcd.io/sync-checksum", "flux.weave.works/sync-checksum"} {
+	for _, key := range []string{
+		annotations.FluxPrefix + "sync-gc-mark", annotations.FluxLegacyPrefix + "sync-gc-mark",
+		annotations.FluxPrefix + "sync-checksum", annotations.FluxLegacyPrefix + "sync-checksum",
+	} {
 		_, inLabels := l[key]
 		_, inAnnotations := a[key]
 		if inLabels || inAnnotations {

@@ -27,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/imagepolicy"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/imageref"
 )
 
 // Group is the API group of Flux v2's image automation.
@@ -396,16 +397,17 @@ func ParseImageRepository(u *unstructured.Unstructured, defaultNamespace string)
 // checkImage checks an ImageRepository's image: a repository, as Flux
 // wants it, without scheme, tag or digest.
 func checkImage(image string) error {
+	ref, _ := imageref.Parse(image) // its error is one of the cases below
 	switch {
 	case image == "":
 		return errors.New("missing (for example ghcr.io/org/app)")
 	case strings.Contains(image, "://"):
 		return fmt.Errorf("%q has a scheme: write the repository alone, such as ghcr.io/org/app", image)
-	case strings.Contains(image, "@"):
+	case ref.Digest != "" || strings.Contains(image, "@"):
 		return fmt.Errorf("%q has a digest: write the repository alone, such as ghcr.io/org/app", image)
 	case strings.ContainsAny(image, " \t\n"):
 		return fmt.Errorf("%q is not a repository: it holds a space", image)
-	case strings.LastIndex(image, ":") > strings.LastIndex(image, "/"):
+	case ref.Tag != "":
 		return fmt.Errorf("%q has a tag: the policy chooses the tag, so write the repository alone", image)
 	case strings.HasPrefix(image, "/") || strings.HasSuffix(image, "/") || strings.Contains(image, "//"):
 		return fmt.Errorf("%q has an empty path component", image)
