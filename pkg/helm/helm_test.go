@@ -287,3 +287,64 @@ func mapFS(files map[string]string) fstest.MapFS {
 	}
 	return m
 }
+
+// A Flux v2 HelmRelease of a GitRepository of the synced repository, with
+// valuesFiles of the repository replacing the chart's values.yaml, and a
+// Flux v1 chartFileRef read from the chart; .helmignore is honoured.
+func TestRenderValuesFilesAndChartFileRef(t *testing.T) {
+	dir := repoWithChart(t, map[string]string{
+		"charts/app/.helmignore":      "ignored/\n",
+		"charts/app/ignored/big.yaml": "extra: from-an-ignored-file\n",
+		"charts/app/values-prod.yaml": "replicas: 7\ngreeting: prod\nsub: {enabled: false}\n",
+		"charts/app/overrides.yaml":   "extra: from-valuesFiles\n",
+		"apps/source.yaml":            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: config\nspec:\n  url: " + syncedRepo + "\n",
+		"apps/v2.yaml": `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: v2
+spec:
+  chart:
+    spec:
+      chart: ./charts/app
+      sourceRef: {kind: GitRepository, name: config}
+      valuesFiles: [charts/app/values-prod.yaml, charts/app/overrides.yaml]
+`,
+		"apps/v1.yaml": `apiVersion: helm.fluxcd.io/v1
+kind: HelmRelease
+metadata:
+  name: v1
+spec:
+  releaseName: v1
+  chart: {git: ` + syncedRepo + `, path: charts/app}
+  valuesFrom:
+  - chartFileRef: {path: values-prod.yaml}
+  - chartFileRef: {path: ignored/big.yaml, optional: true}
+`,
+	})
+	objs, err := renderTree(t, newTestRenderer(dir), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := byName(objs)
+	for name, want := range map[string]map[string]any{
+		"ConfigMap/apps/v2-app": {"replicas": "7", "greeting": "prod", "extra": "from-valuesFiles"},
+		"ConfigMap/apps/v1-app": {"replicas": "7", "greeting": "prod", "extra": nil},
+	} {
+		o, ok := m[name]
+		if !ok {
+			t.Fatalf("no %s among %q", name, names(objs))
+		}
+		data := o.Object.Object["data"].(map[string]any)
+		for k, v := range want {
+			if data[k] != v {
+				t.Errorf("%s data.%s = %v, want %v", name, k, data[k], v)
+			}
+		}
+	}
+	if _, ok := m["ConfigMap/apps/v2-sub"]; ok {
+		t.Errorf("the subchart was rendered though values-prod.yaml disables it")
+	}
+	if _, ok := m["GitRepository/apps/config"]; ok {
+		t.Errorf("the GitRepository is among the objects")
+	}
+}
