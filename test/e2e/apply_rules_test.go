@@ -90,7 +90,9 @@ stringData:
 				continue
 			}
 			b, _ := json.Marshal(got.Object)
-			var obj struct{ metav1.ObjectMeta `json:"metadata"` }
+			var obj struct {
+				metav1.ObjectMeta `json:"metadata"`
+			}
 			_ = json.Unmarshal(b, &obj)
 			if entry := managerEntry(&obj); entry != last {
 				writes++
