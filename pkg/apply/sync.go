@@ -69,7 +69,13 @@ type Options struct {
 // nothing is pruned and the revision is not recorded as synced. A run that
 // would touch what the set does not own, or prune it down to nothing, is
 // refused before anything is written (ErrParent, ErrForeign, ErrOutside,
-// ErrEmpty; see checkOwnership).
+// ErrEmpty; see checkOwnership), as is a health rule that does not compile.
+//
+// Each object's ssa annotation (Item.Policy) is followed: IfNotPresent is
+// created when missing and never written after, Ignore is never applied
+// nor pruned, and a member that gets it is released from the set. The
+// spec.replicas of a workload that a HorizontalPodAutoscaler targets is
+// left to it (leaveReplicasToAutoscalers); Result.Warnings says so.
 func Sync(ctx context.Context, c *Client, set *applyset.Set, plan *Plan, opts Options) (*Result, error) {
 	start := time.Now()
 	if opts.Diff {
