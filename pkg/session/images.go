@@ -72,7 +72,7 @@ func (s *Session) ScanImages(ctx context.Context, req ImagesRequest) (*ImagesSca
 	if err != nil {
 		return nil, err
 	}
-	tree := s.tree(co.Snapshot, co.Dir, s.Namespace())
+	tree := s.tree(co.Snapshot, co.Source.Repo, co.Dir, s.Namespace())
 	found, err := tree.Workloads(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("revision %.12s: %w", co.Snapshot.Revision, err)
@@ -130,8 +130,9 @@ func (s *Session) warn(format string, args ...any) {
 
 // tree is what the image and policy use cases read of a commit: the
 // manifests under dir, and the generators of a .gitops.yaml when allowed.
-func (s *Session) tree(snap *source.Snapshot, dir, namespace string) images.Tree {
-	return images.Tree{FS: snap.FS, Dir: dir, Namespace: namespace, Generate: s.GenerateOptions(snap.Revision, namespace)}
+func (s *Session) tree(snap *source.Snapshot, repo, dir, namespace string) images.Tree {
+	opts := s.renderOptions(snap, repo, namespace)
+	return images.Tree{FS: snap.FS, Dir: dir, Namespace: namespace, Generate: opts.Generate, Render: opts}
 }
 
 func scanErrors(containers []images.Container) error {
@@ -167,7 +168,7 @@ func (s *Session) UpdateImages(ctx context.Context, req ImagesRequest) (*ImagesU
 	co := scan.Checkout
 	edit := func(snap *source.Snapshot) (*source.Change, error) {
 		containers, workloads := scan.Containers, scan.workloads
-		tree := s.tree(snap, co.Dir, s.Namespace())
+		tree := s.tree(snap, co.Source.Repo, co.Dir, s.Namespace())
 		if snap.Revision != co.Snapshot.Revision {
 			// The branch moved: what it holds now is scanned again.
 			if workloads, err = tree.Workloads(ctx); err != nil {
@@ -218,11 +219,12 @@ func (s *Session) UpdateImages(ctx context.Context, req ImagesRequest) (*ImagesU
 }
 
 // skipped says which images an update would have moved but leaves alone,
-// because their workload is generated and no updater can move them.
+// because nothing can move them: a generated workload without an updater,
+// an image set by a kustomize patch.
 func skipped(containers []images.Container, req ImagesRequest) []string {
 	var out []string
 	for _, c := range containers {
-		if !c.Generated || c.Note == "" || c.Locked {
+		if c.Note == "" || c.Locked {
 			continue
 		}
 		considered := c.Automated

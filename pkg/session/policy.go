@@ -28,7 +28,7 @@ func (s *Session) Workloads(ctx context.Context) (*Workloads, error) {
 	if err != nil {
 		return nil, err
 	}
-	found, err := s.tree(co.Snapshot, co.Dir, s.Namespace()).Workloads(ctx)
+	found, err := s.tree(co.Snapshot, co.Source.Repo, co.Dir, s.Namespace()).Workloads(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("revision %.12s: %w", co.Snapshot.Revision, err)
 	}
@@ -80,7 +80,7 @@ func (s *Session) SetPolicy(ctx context.Context, req PolicyRequest) (*PolicyResu
 	}
 	ns := req.Workload.Namespace
 	edit := func(snap *source.Snapshot) (*source.Change, error) {
-		tree := s.tree(snap, co.Dir, ns)
+		tree := s.tree(snap, co.Source.Repo, co.Dir, ns)
 		found, err := tree.Workloads(ctx)
 		if err != nil {
 			return nil, err
@@ -223,7 +223,7 @@ func (s *Session) WorkloadIDs(ctx context.Context) ([]workload.ID, error) {
 	if err != nil {
 		return nil, err
 	}
-	found, err := s.tree(co.Snapshot, co.Dir, s.Namespace()).Workloads(ctx)
+	found, err := s.tree(co.Snapshot, co.Source.Repo, co.Dir, s.Namespace()).Workloads(ctx)
 	ids := make([]workload.ID, len(found))
 	for i, w := range found {
 		ids[i] = w.ID

@@ -76,7 +76,7 @@ func (s *Session) Read(ctx context.Context, revision string) (*Revision, error) 
 	if last := s.last; last != nil && last.Snapshot.Revision == snap.Revision && last.Source == r.src {
 		rev.Objects = last.Objects
 	} else {
-		objects, err := render.RenderWith(ctx, snap.FS, dir(r.src), render.Options{Generate: s.GenerateOptions(snap.Revision, s.namespace), Charts: s.charts(snap, r.src.Repo, s.namespace)})
+		objects, err := render.RenderWith(ctx, snap.FS, dir(r.src), s.renderOptions(snap, r.src.Repo, s.namespace))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -95,6 +95,13 @@ func (s *Session) Read(ctx context.Context, revision string) (*Revision, error) 
 	rev.Plan = plan
 	s.last = rev
 	return rev, nil
+}
+
+// renderOptions are the options every use case renders a commit of repo
+// with, so that what sync applies and what images and the policy commands
+// see are the same objects.
+func (s *Session) renderOptions(snap *source.Snapshot, repo, namespace string) render.Options {
+	return render.Options{Generate: s.GenerateOptions(snap.Revision, namespace), Charts: s.charts(snap, repo, namespace)}
 }
 
 // Checkout is a commit of the source read for the use cases that need git
