@@ -62,6 +62,12 @@ type Options struct {
 	// host the credentials go to, and a Secret of the cluster is a
 	// credential the repository's author may not hold.
 	SourceSecretsFromCluster bool
+	// HelmLabels gives the chart's objects (not its CRDs nor hooks) the
+	// label and annotations Helm 3.2+ sets on a release's objects
+	// (app.kubernetes.io/managed-by: Helm, meta.helm.sh/release-name and
+	// -namespace), so that `helm` can take them over again. Off, objects
+	// are as the chart renders them.
+	HelmLabels bool
 }
 
 // Renderer renders HelmReleases. It keeps the repositories' indexes it
@@ -157,6 +163,9 @@ func (r *Renderer) Render(ctx context.Context, hr render.Object, all []render.Ob
 		}
 	}
 	for _, m := range rel.Manifests {
+		if r.opts.HelmLabels {
+			setHelmMetadata(m.Object, rel.Name, rel.Namespace)
+		}
 		add(m)
 	}
 	for _, h := range rel.Hooks {
@@ -209,4 +218,22 @@ func releaseError(hr render.Object, chart string, err error) error {
 		return err
 	}
 	return &render.Error{Origin: hr.Origin, Err: fmt.Errorf("%s: %w", what, err)}
+}
+
+// setHelmMetadata sets what Helm's install sets on a release's objects
+// (helm.sh/helm/v3 pkg/action/validate.go, setMetadataVisitor).
+func setHelmMetadata(obj *unstructured.Unstructured, release, namespace string) {
+	labels := obj.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels["app.kubernetes.io/managed-by"] = "Helm"
+	obj.SetLabels(labels)
+	ann := obj.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann["meta.helm.sh/release-name"] = release
+	ann["meta.helm.sh/release-namespace"] = namespace
+	obj.SetAnnotations(ann)
 }

@@ -348,3 +348,27 @@ spec:
 		t.Errorf("the GitRepository is among the objects")
 	}
 }
+
+func TestRenderHelmLabelsOnlyWhenAsked(t *testing.T) {
+	dir := repoWithChart(t, nil)
+	hr := mustObject(t, hrV1)
+	hr.Object.Object["spec"].(map[string]any)["valuesFrom"] = nil
+	for _, helmLabels := range []bool{false, true} {
+		r := newTestRenderer(dir)
+		r.opts.HelmLabels = helmLabels
+		objs, err := r.Render(context.Background(), hr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			_, hook := o.Object.GetAnnotations()["helm.sh/hook"]
+			wantLabels := helmLabels && !hook && o.Object.GetKind() != "CustomResourceDefinition"
+			got := o.Object.GetLabels()["app.kubernetes.io/managed-by"] == "Helm" &&
+				o.Object.GetAnnotations()["meta.helm.sh/release-name"] == "apps-front-web" &&
+				o.Object.GetAnnotations()["meta.helm.sh/release-namespace"] == "front"
+			if got != wantLabels {
+				t.Errorf("HelmLabels %v: %s %s has Helm's metadata: %v, want %v", helmLabels, o.Object.GetKind(), o.Object.GetName(), got, wantLabels)
+			}
+		}
+	}
+}
