@@ -328,7 +328,7 @@ func (s *Session) rollbackTarget(ctx context.Context, set *applyset.Set, req Rol
 		err = fmt.Errorf("%s names %s, not a commit starting with it", req.To, short(snap.Revision))
 	}
 	if err != nil {
-		return "", fmt.Errorf("revision %s is neither in the history of sync set %q%s nor a commit of %s (%v): nothing was changed. Give a revision of the history (kubectl gitops status --name %s) or a commit of the repository",
+		return "", fmt.Errorf("revision %s is neither in the history of sync set %q%s nor a commit of %s (%w): nothing was changed. Give a revision of the history (kubectl gitops status --name %s) or a commit of the repository",
 			req.To, set.Name, listed(historyRevisions(rec)), r.src.Repo, err, set.Name)
 	}
 	return snap.Revision, nil
