@@ -62,6 +62,10 @@ type Options struct {
 	// host the credentials go to, and a Secret of the cluster is a
 	// credential the repository's author may not hold.
 	SourceSecretsFromCluster bool
+	// RepositoryCredentials, when set, gives the username and password the
+	// operator configured for an HTTP chart repository URL (Helm's
+	// repositories.yaml), used when the source names no Secret.
+	RepositoryCredentials func(url string) (user, password string, ok bool)
 	// HelmLabels gives the chart's objects (not its CRDs nor hooks) the
 	// label and annotations Helm 3.2+ sets on a release's objects
 	// (app.kubernetes.io/managed-by: Helm, meta.helm.sh/release-name and

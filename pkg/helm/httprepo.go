@@ -53,6 +53,11 @@ func (r *Renderer) fetchHTTP(ctx context.Context, repoURL, name, version string,
 		return nil, "", fmt.Errorf("chart repository URL %q: want an http or https URL", repoURL)
 	}
 	src := name + " from " + redact(base)
+	if auth == nil && r.opts.RepositoryCredentials != nil {
+		if u, p, ok := r.opts.RepositoryCredentials(repoURL); ok {
+			auth = &basicAuth{user: u, password: p}
+		}
+	}
 	idx, err := r.index(ctx, base, auth)
 	if err != nil {
 		return nil, src, err

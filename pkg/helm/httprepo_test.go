@@ -258,3 +258,26 @@ func TestRenderValuesFromAnotherNamespaceIsRefused(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A Flux v1 HelmRelease names its repository by URL; the credentials are
+// those the operator configured for that URL.
+func TestRenderFluxV1RepositoryWithOperatorCredentials(t *testing.T) {
+	srv := newChartServer(t, "reader", "s3cret", "1.0.0")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "hr.yaml"), "apiVersion: helm.fluxcd.io/v1\nkind: HelmRelease\nmetadata:\n  name: web\nspec:\n  chart:\n    repository: "+srv.URL+"/\n    name: app\n    version: 1.0.0\n")
+	var asked []string
+	r := New(Options{FS: os.DirFS(dir), DefaultNamespace: "apps", RepositoryCredentials: func(url string) (string, string, bool) {
+		asked = append(asked, url)
+		return "reader", "s3cret", url == srv.URL+"/"
+	}})
+	objs, err := renderTree(t, r, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := byName(objs)["ConfigMap/apps/apps-web-app"]; !ok {
+		t.Errorf("objects %q", names(objs))
+	}
+	if len(asked) != 1 || asked[0] != srv.URL+"/" {
+		t.Errorf("credentials asked for %q", asked)
+	}
+}

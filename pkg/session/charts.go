@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"helm.sh/helm/v3/pkg/helmpath"
+	helmrepo "helm.sh/helm/v3/pkg/repo"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -69,14 +71,15 @@ func (s *Session) chartRenderer(snap *source.Snapshot, repo, namespace string) (
 		cache = filepath.Join(dir, "kubectl-gitops", "helm")
 	}
 	return helm.New(helm.Options{
-		FS:               snap.FS,
-		SameRepository:   func(u string) bool { return sameRepository(u, repo) },
-		DefaultNamespace: namespace,
-		KubeVersion:      v.GitVersion,
-		APIVersions:      versions,
-		CacheDir:         cache,
-		Keychain:         authn.DefaultKeychain, // the docker config, for OCI charts
-		Lookup:           s.lookupValues,
+		FS:                    snap.FS,
+		SameRepository:        func(u string) bool { return sameRepository(u, repo) },
+		DefaultNamespace:      namespace,
+		KubeVersion:           v.GitVersion,
+		APIVersions:           versions,
+		CacheDir:              cache,
+		Keychain:              authn.DefaultKeychain, // the docker config, for OCI charts
+		RepositoryCredentials: helmRepositoryCredentials(helmRepositoryConfig()),
+		Lookup:                s.lookupValues,
 	}), nil
 }
 
@@ -135,4 +138,32 @@ func normalGitURL(s string) string {
 	}
 	path = strings.TrimSuffix(strings.Trim(path, "/"), ".git")
 	return strings.ToLower(host) + "/" + path
+}
+
+// helmRepositoryConfig is the path of Helm's repositories.yaml, as `helm`
+// finds it.
+func helmRepositoryConfig() string {
+	if p := os.Getenv("HELM_REPOSITORY_CONFIG"); p != "" {
+		return p
+	}
+	return helmpath.ConfigPath("repositories.yaml")
+}
+
+// helmRepositoryCredentials returns the credentials of the repositories
+// listed in Helm's repositories.yaml at path, by URL (a trailing "/"
+// aside); a missing or unreadable file gives none.
+func helmRepositoryCredentials(path string) func(string) (string, string, bool) {
+	f, err := helmrepo.LoadFile(path)
+	creds := map[string][2]string{}
+	if err == nil {
+		for _, e := range f.Repositories {
+			if e.Username != "" || e.Password != "" {
+				creds[strings.TrimSuffix(e.URL, "/")] = [2]string{e.Username, e.Password}
+			}
+		}
+	}
+	return func(url string) (string, string, bool) {
+		c, ok := creds[strings.TrimSuffix(url, "/")]
+		return c[0], c[1], ok
+	}
 }

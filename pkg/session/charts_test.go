@@ -1,6 +1,10 @@
 package session
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
 
 func TestSameRepository(t *testing.T) {
 	for _, tc := range []struct {
@@ -19,5 +23,32 @@ func TestSameRepository(t *testing.T) {
 		if got := sameRepository(tc.url, tc.repo); got != tc.want {
 			t.Errorf("sameRepository(%q, %q) = %v, want %v", tc.url, tc.repo, got, tc.want)
 		}
+	}
+}
+
+func TestHelmRepositoryCredentials(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "repositories.yaml")
+	if err := os.WriteFile(p, []byte(`apiVersion: ""
+repositories:
+- name: private
+  url: https://charts.example.com/private/
+  username: reader
+  password: s3cret
+- name: public
+  url: https://charts.example.com/public
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	creds := helmRepositoryCredentials(p)
+	if u, pw, ok := creds("https://charts.example.com/private"); !ok || u != "reader" || pw != "s3cret" {
+		t.Errorf("private: %q %q %v", u, pw, ok)
+	}
+	for _, url := range []string{"https://charts.example.com/public", "https://charts.example.com", "https://evil.example.com/private"} {
+		if _, _, ok := creds(url); ok {
+			t.Errorf("%s has credentials", url)
+		}
+	}
+	if _, _, ok := helmRepositoryCredentials(filepath.Join(t.TempDir(), "missing.yaml"))("https://charts.example.com/private"); ok {
+		t.Errorf("a missing file gives credentials")
 	}
 }
