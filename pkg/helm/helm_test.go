@@ -289,7 +289,8 @@ func mapFS(files map[string]string) fstest.MapFS {
 }
 
 // A Flux v2 HelmRelease of a GitRepository of the synced repository, with
-// valuesFiles of the repository replacing the chart's values.yaml, and a
+// valuesFile and valuesFiles of the repository replacing the chart's
+// values.yaml, and a
 // Flux v1 chartFileRef read from the chart; .helmignore is honoured.
 func TestRenderValuesFilesAndChartFileRef(t *testing.T) {
 	dir := repoWithChart(t, map[string]string{
@@ -307,7 +308,8 @@ spec:
     spec:
       chart: ./charts/app
       sourceRef: {kind: GitRepository, name: config}
-      valuesFiles: [charts/app/values-prod.yaml, charts/app/overrides.yaml]
+      valuesFile: charts/app/values-prod.yaml
+      valuesFiles: [charts/app/overrides.yaml]
 `,
 		"apps/v1.yaml": `apiVersion: helm.fluxcd.io/v1
 kind: HelmRelease

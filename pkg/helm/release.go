@@ -201,6 +201,10 @@ func (s *releaseSpec) parseV2(spec map[string]any, str func(map[string]any, ...s
 			s.sourceNamespace = s.namespace
 		}
 		files, _, _ := unstructured.NestedStringSlice(cs, "valuesFiles")
+		if f := str(cs, "valuesFile"); f != "" {
+			// v2beta1's valuesFile, merged before valuesFiles.
+			files = append([]string{f}, files...)
+		}
 		s.valuesFiles = files
 	}
 	crds := str(spec, "install", "crds")
