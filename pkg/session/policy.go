@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/annotations"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/generate"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/images"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/source"
@@ -187,17 +188,17 @@ func policyUpdates(c workload.PolicyChange) []generate.PolicyUpdate {
 	var out []generate.PolicyUpdate
 	set := func(policy, value string) { out = append(out, generate.PolicyUpdate{Policy: policy, Value: value}) }
 	if c.Automated != nil {
-		set("automated", map[bool]string{true: "true"}[*c.Automated])
+		set(annotations.Automated, map[bool]string{true: "true"}[*c.Automated])
 	}
 	if c.Locked != nil {
 		if *c.Locked {
-			set("locked", "true")
-			set("locked_user", c.LockedUser)
-			set("locked_msg", c.LockedMsg)
+			set(annotations.Locked, "true")
+			set(annotations.LockedUser, c.LockedUser)
+			set(annotations.LockedMsg, c.LockedMsg)
 		} else {
-			set("locked", "")
-			set("locked_user", "")
-			set("locked_msg", "")
+			set(annotations.Locked, "")
+			set(annotations.LockedUser, "")
+			set(annotations.LockedMsg, "")
 		}
 	}
 	containers := make([]string, 0, len(c.Tags))
@@ -210,7 +211,7 @@ func policyUpdates(c workload.PolicyChange) []generate.PolicyUpdate {
 		if pattern == "*" || pattern == "glob:*" {
 			pattern = ""
 		}
-		set("tag."+name, pattern)
+		set(annotations.TagPrefix+name, pattern)
 	}
 	return out
 }

@@ -9,12 +9,14 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/annotations"
 )
 
 // UsageExitCodeAnnotation, on a command, is the exit status of its usage
 // errors when that is not 1: diff keeps 2 for every error, as kubectl diff
 // does, since its 1 means "something differs".
-const UsageExitCodeAnnotation = "kubectl-gitops.dev/usage-exit-code"
+const UsageExitCodeAnnotation = annotations.Prefix + "usage-exit-code"
 
 // UsageError is an error in how a command was called: an unknown flag, a
 // flag value the command does not take, a missing or extra argument. As in
