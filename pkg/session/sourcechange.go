@@ -73,9 +73,16 @@ func (s *Session) sourceChange(ctx context.Context, rev *Revision, req *SyncRequ
 	if leftovers {
 		what = fmt.Sprintf("%s that an earlier run from %s left in the set when the source changed %s still there", countMembers(gone), sourcetrust.Describe(from), isAre(len(gone)))
 	}
+	holding := namespacesHolding(gone, rev)
 	if req.PruneNamed {
+		if len(holding) > 0 {
+			return fmt.Errorf("%s: %s; but pruning %s would delete objects of this revision with it: %s. Nothing was written: add the namespace to the new source, or move those objects out of it", what, listSome(gone), strings.Join(holding, ", "), strings.Join(holdingWhat(holding, rev), "; "))
+		}
 		p.Note(fmt.Sprintf("note: %s: %s; pruning them, as --prune asks", what, listSome(gone)))
 		return nil
+	}
+	if len(holding) > 0 {
+		what += fmt.Sprintf(" (pruning %s would delete objects of this revision with it)", strings.Join(holding, ", "))
 	}
 	req.Apply.Prune = false
 	verb := "applying"
@@ -122,4 +129,40 @@ func listSome(ids []string) string {
 		return strings.Join(ids, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(ids[:5], ", "), len(ids)-5)
+}
+
+// namespacesHolding lists the Namespaces among gone that hold objects of
+// the revision: pruning one deletes them too.
+func namespacesHolding(gone []string, rev *Revision) []string {
+	var out []string
+	for _, id := range gone {
+		name, ok := strings.CutPrefix(id, "Namespace/")
+		if !ok || strings.Contains(name, "/") {
+			continue
+		}
+		for _, it := range rev.Plan.Items {
+			if it.ID.Namespace == name {
+				out = append(out, id)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// holdingWhat says, per namespace, which objects of the revision it holds.
+func holdingWhat(namespaces []string, rev *Revision) []string {
+	var out []string
+	for _, ns := range namespaces {
+		name := strings.TrimPrefix(ns, "Namespace/")
+		var ids []string
+		for _, it := range rev.Plan.Items {
+			if it.ID.Namespace == name {
+				ids = append(ids, it.ID.String())
+			}
+		}
+		sort.Strings(ids)
+		out = append(out, ns+" holds "+listSome(ids))
+	}
+	return out
 }

@@ -107,3 +107,29 @@ func TestSourceChangeInDiff(t *testing.T) {
 		t.Errorf("notes %q", progress.notes)
 	}
 }
+
+// A Namespace the change would prune that still holds objects of the new
+// source is said without --prune, and refused with it: pruning it would
+// delete them.
+func TestSourceChangeNeverPrunesANamespaceOfTheRevision(t *testing.T) {
+	factory := isolate(t)
+	dir, _ := repo(t, map[string]string{"deploy/a.yaml": configMap("a", "1"), "deploy/app/b.yaml": configMap("b", "1")})
+	ns := applyset.ObjectID{Kind: "Namespace", Name: "demo"}
+	live := []apply.Member{{Object: ns}, {Object: cm("a")}, {Object: cm("b")}}
+	for _, pruneNamed := range []bool{false, true} {
+		c := &fakeCluster{set: &applyset.Set{ID: "applyset-x-v1", Exists: true, Record: applyset.Record{Source: applyset.Source{Repo: dir, Path: "deploy"}}}, member: live}
+		s := newSession(t, factory, named("web", dir, "deploy/app"), c)
+		progress := &recordedProgress{}
+		_, err := s.Sync(context.Background(), SyncRequest{Apply: apply.Options{Prune: true}, PruneNamed: pruneNamed, Progress: progress})
+		notes := strings.Join(progress.notes, "\n")
+		if !pruneNamed {
+			if err != nil || len(c.syncs) != 1 || c.syncs[0].Prune || !strings.Contains(notes, "would prune 2 members (pruning Namespace/demo would delete objects of this revision with it): ConfigMap/demo/a, Namespace/demo; applying without pruning") {
+				t.Errorf("without --prune: %v, applies %+v, notes:\n%s", err, c.syncs, notes)
+			}
+			continue
+		}
+		if err == nil || len(c.syncs) != 0 || !strings.Contains(err.Error(), "pruning Namespace/demo would delete objects of this revision with it: Namespace/demo holds ConfigMap/demo/b. Nothing was written") {
+			t.Errorf("with --prune: %v, applies %+v; want a refusal before any apply", err, c.syncs)
+		}
+	}
+}
