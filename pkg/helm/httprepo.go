@@ -18,7 +18,6 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/repo"
 	"sigs.k8s.io/yaml"
 )
 
@@ -33,7 +32,7 @@ type basicAuth struct{ user, password string }
 // indexEntry is a repository's index, fetched once per Renderer.
 type indexEntry struct {
 	done  chan struct{}
-	index *repo.IndexFile
+	index *index
 	err   error
 }
 
@@ -62,23 +61,19 @@ func (r *Renderer) fetchHTTP(ctx context.Context, repoURL, name, version string,
 	if err != nil {
 		return nil, src, err
 	}
-	cv, err := idx.Get(name, version)
+	cv, err := idx.get(name, version)
 	if err != nil {
 		if version == "" {
 			version = "*"
 		}
-		return nil, src, fmt.Errorf("no version %s of chart %s in %s: check the chart's name and version", version, name, redact(base))
+		return nil, src, fmt.Errorf("no version %s of chart %s in %s (%v): check the chart's name and version", version, name, redact(base), err)
 	}
 	if len(cv.URLs) == 0 {
 		return nil, src, fmt.Errorf("the index of %s lists %s %s without a URL", redact(base), name, cv.Version)
 	}
-	ref, err := repo.ResolveReferenceURL(strings.TrimSuffix(base.String(), "/")+"/", cv.URLs[0])
+	chartURL, err := resolveURL(base, cv.URLs[0])
 	if err != nil {
-		return nil, src, err
-	}
-	chartURL, err := url.Parse(ref)
-	if err != nil {
-		return nil, src, err
+		return nil, src, fmt.Errorf("the index of %s: chart URL %q: %w", redact(base), cv.URLs[0], err)
 	}
 	if chartURL.Host != base.Host || chartURL.Scheme != base.Scheme {
 		return nil, src, fmt.Errorf("the index of %s puts %s %s on another host (%s): only the repository's host is contacted", redact(base), name, cv.Version, chartURL.Host)
@@ -130,7 +125,7 @@ func digestOf(data []byte) string {
 }
 
 // index returns the index of the repository at base, fetching it once.
-func (r *Renderer) index(ctx context.Context, base *url.URL, auth *basicAuth) (*repo.IndexFile, error) {
+func (r *Renderer) index(ctx context.Context, base *url.URL, auth *basicAuth) (*index, error) {
 	key := base.String()
 	r.mu.Lock()
 	e, ok := r.indexes[key]
@@ -155,7 +150,7 @@ func (r *Renderer) index(ctx context.Context, base *url.URL, auth *basicAuth) (*
 		e.err = err
 		return nil, err
 	}
-	var idx repo.IndexFile
+	var idx index
 	if err := yaml.Unmarshal(data, &idx); err != nil {
 		e.err = fmt.Errorf("the index of %s is not YAML: %w", redact(base), err)
 		return nil, e.err
@@ -164,7 +159,6 @@ func (r *Renderer) index(ctx context.Context, base *url.URL, auth *basicAuth) (*
 		e.err = fmt.Errorf("the index of %s has no apiVersion: is %s a Helm repository?", redact(base), redact(base))
 		return nil, e.err
 	}
-	idx.SortEntries()
 	e.index = &idx
 	return e.index, nil
 }

@@ -12,12 +12,12 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"helm.sh/helm/v3/pkg/helmpath"
-	helmrepo "helm.sh/helm/v3/pkg/repo"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/helm"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
@@ -153,9 +153,17 @@ func helmRepositoryConfig() string {
 // listed in Helm's repositories.yaml at path, by URL (a trailing "/"
 // aside); a missing or unreadable file gives none.
 func helmRepositoryCredentials(path string) func(string) (string, string, bool) {
-	f, err := helmrepo.LoadFile(path)
+	// Read here rather than with Helm's repo.LoadFile, whose package
+	// brings Helm's OCI client into the binary.
+	var f struct {
+		Repositories []struct {
+			URL      string `json:"url"`
+			Username string `json:"username"`
+			Password string `json:"password"`
+		} `json:"repositories"`
+	}
 	creds := map[string][2]string{}
-	if err == nil {
+	if data, err := os.ReadFile(path); err == nil && yaml.Unmarshal(data, &f) == nil {
 		for _, e := range f.Repositories {
 			if e.Username != "" || e.Password != "" {
 				creds[strings.TrimSuffix(e.URL, "/")] = [2]string{e.Username, e.Password}
