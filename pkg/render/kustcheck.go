@@ -137,7 +137,7 @@ func (c *kustChecker) dir(dir string) {
 		c.generatorArgs(file, "secretGenerator", g.GeneratorArgs)
 	}
 	if len(k.HelmCharts) > 0 || k.HelmGlobals != nil {
-		c.fail(file, errors.New("helmCharts are not rendered: render the chart into the repository, or use a generator (.gitops.yaml)"))
+		c.fail(file, errors.New("helmCharts are not rendered (they run the helm program): write a HelmRelease for the chart instead, which kubectl gitops renders"))
 	}
 	for _, f := range []struct {
 		name    string
@@ -258,7 +258,7 @@ func (c *kustChecker) pluginNode(file, where string, n *yamlv3.Node, paths bool)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Value == "kind" && v.Value == "HelmChartInflationGenerator" {
-				c.fail(file, fmt.Errorf("%s: HelmChartInflationGenerator is not run: render the chart into the repository, or use a generator (.gitops.yaml)", where))
+				c.fail(file, fmt.Errorf("%s: HelmChartInflationGenerator is not run (it runs the helm program): write a HelmRelease for the chart instead, which kubectl gitops renders", where))
 			}
 			c.pluginNode(file, where, v, pathKeys[k.Value])
 		}

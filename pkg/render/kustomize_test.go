@@ -88,7 +88,7 @@ func TestKustomizeLoadsOnlyCommitFiles(t *testing.T) {
 		}, []string{"base/kustomization.yaml: resources entry \"" + u + "/org/repo.git\" is a URL"}},
 		{"helm charts", map[string]string{
 			"k/kustomization.yaml": "helmCharts:\n- name: x\n  repo: " + u + "\n",
-		}, []string{"k/kustomization.yaml: helmCharts are not rendered"}},
+		}, []string{"k/kustomization.yaml: helmCharts are not rendered (they run the helm program): write a HelmRelease"}},
 		{"helm chart generator", map[string]string{
 			"k/kustomization.yaml": "generators:\n- |\n  apiVersion: builtin\n  kind: HelmChartInflationGenerator\n  metadata: {name: h}\n  chartName: x\n  chartRepoUrl: " + u + "\n",
 		}, []string{"HelmChartInflationGenerator is not run"}},
