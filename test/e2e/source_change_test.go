@@ -62,3 +62,28 @@ func TestSyncWithAChangedSourcePrunesOnlyWithPrune(t *testing.T) {
 		t.Errorf("sync after the prune still notes:\n%s", r.stderr)
 	}
 }
+
+// The case: the new path leaves out Namespace/X while its objects
+// stay; even --prune does not delete the namespace with them.
+func TestSyncWithAChangedSourceKeepsANamespaceInUse(t *testing.T) {
+	ns := namespace(t)
+	other := ns + "-app"
+	repo := newRepo(t, map[string]string{
+		"deploy/ns.yaml":     "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + other + "\n",
+		"deploy/app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  namespace: " + other + "\ndata:\n  v: one\n",
+	})
+	mustKubectl(t, "gitops", "sync", "web", "--repo", repo.dir, "--path", "deploy", "-n", ns)
+
+	r := kubectl(t, "gitops", "sync", "web", "--repo", repo.dir, "--path", "deploy/app", "--prune", "-n", ns)
+	want := "pruning Namespace/" + other + " would delete objects of this revision with it: Namespace/" + other + " holds ConfigMap/" + other + "/b. Nothing was written"
+	if r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Fatalf("sync --path deploy/app --prune: exit %d, want 1 and %q\nstdout:\n%s\nstderr:\n%s", r.code, want, r.stdout, r.stderr)
+	}
+	mustKubectl(t, "get", "configmap", "b", "-n", other)
+
+	r = mustKubectl(t, "gitops", "sync", "web", "--repo", repo.dir, "--path", "deploy/app", "-n", ns)
+	if !strings.Contains(r.stderr, "(pruning Namespace/"+other+" would delete objects of this revision with it)") {
+		t.Errorf("sync --path deploy/app: the note does not warn about the namespace:\n%s", r.stderr)
+	}
+	mustKubectl(t, "get", "namespace", other)
+}
