@@ -7,9 +7,11 @@ import (
 	"path"
 	"slices"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/konfig"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/generate"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/imageauto"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/imageref"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
@@ -78,12 +80,36 @@ type target struct {
 // edited; a workload whose image has no such place (set by a kustomize
 // patch, say) is listed with a Note saying why.
 func (t Tree) Workloads(ctx context.Context) ([]Found, error) {
+	found, _, err := t.Read(ctx)
+	return found, err
+}
+
+// Read returns the workloads of the tree, as Workloads does, and its Flux
+// v2 image automation objects (ImageRepository, ImagePolicy,
+// ImageUpdateAutomation) read as configuration: from the same render, so
+// that what sync leaves out as configuration is what images follows.
+func (t Tree) Read(ctx context.Context) ([]Found, *imageauto.Config, error) {
 	opts := t.Render
 	opts.Generate, opts.Resources = t.Generate, true
 	objs, err := render.RenderWith(ctx, t.FS, t.Dir, opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var auto []*unstructured.Unstructured
+	for _, o := range objs {
+		if imageauto.IsImageObject(o.Object) {
+			auto = append(auto, o.Object)
+		}
+	}
+	cfg, err := imageauto.Read(auto, t.Namespace)
+	if err != nil {
+		return nil, nil, err
+	}
+	found, err := t.workloads(objs)
+	return found, cfg, err
+}
+
+func (t Tree) workloads(objs []render.Object) ([]Found, error) {
 	r := &reader{tree: t, files: map[string]parsed{}, kusts: map[string]*kustomization{}}
 	var out []Found
 	for _, o := range objs {

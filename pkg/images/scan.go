@@ -33,6 +33,9 @@ type Container struct {
 	Latest string `json:"latest,omitempty"`
 	// Tags are the tags the policy allows, newest first.
 	Tags []Tag `json:"tags,omitempty"`
+	// Skipped says which tags a numerical policy could not order (they
+	// are left out; the others are still ordered).
+	Skipped string `json:"skipped,omitempty"`
 	// Error says why the image could not be scanned.
 	Error string `json:"error,omitempty"`
 	// Note says why the image is left alone, such as a digest-only reference.
@@ -185,7 +188,9 @@ func (c *Container) choose(res registry.Response) {
 		}
 		tags = append(tags, t)
 	}
-	for _, t := range imagepolicy.Sort(c.pattern, tags) {
+	sel := imagepolicy.Select(c.pattern, tags)
+	c.Skipped = sel.SkippedSummary()
+	for _, t := range sel.Tags {
 		c.Tags = append(c.Tags, Tag{Name: t.Name, Created: t.Created, Current: t.Name == c.ref.Tag})
 	}
 	if len(c.Tags) > 0 {

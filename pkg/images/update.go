@@ -175,17 +175,23 @@ func (c *Container) retag(ctx context.Context, reg *registry.Client, tag string)
 	return to, true, nil
 }
 
-// isNewer says whether tag is newer than the tag in git, by version for
-// semver policies and by creation time otherwise. A tag in git that the
-// policy does not allow, or whose age is unknown, is always moved.
+// isNewer says whether tag is newer than the tag in git: by the policy's
+// own order for semver, alphabetical and numerical policies (on the value
+// a filter extracts, when it has one), by creation time for glob and regex
+// ones. A tag in git that the policy does not allow, or whose age is
+// unknown, is always moved.
 func (c *Container) isNewer(tag string) bool {
-	if c.pattern.Kind() == imagepolicy.Semver {
+	if cmp, ok := c.pattern.Compare(tag, c.ref.Tag); ok {
+		return cmp > 0
+	}
+	switch c.pattern.Kind() {
+	case imagepolicy.Semver:
+		// A version in git outside the range is not moved back.
 		cur, err1 := semver.NewVersion(c.ref.Tag)
 		next, err2 := semver.NewVersion(tag)
-		if err1 != nil || err2 != nil {
-			return true
-		}
-		return next.GreaterThan(cur)
+		return err1 != nil || err2 != nil || next.GreaterThan(cur)
+	case imagepolicy.Alphabetical, imagepolicy.Numerical:
+		return true // the tag in git is not one the policy orders
 	}
 	cur, ok1 := c.created[c.ref.Tag]
 	next, ok2 := c.created[tag]

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/imageauto"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/imageref"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/images"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/registry"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/source"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workload"
 )
@@ -34,6 +37,9 @@ type ImagesRequest struct {
 	// git's own user.name and user.email).
 	Message string
 	Author  string
+	// Automation names the Flux v2 ImageUpdateAutomation to follow
+	// (namespace/name or name) when the repository holds several.
+	Automation string
 }
 
 // ImagesScan is what the registries say of the workloads' images.
@@ -43,6 +49,9 @@ type ImagesScan struct {
 	// Err joins the errors of containers that could not be scanned, once
 	// each.
 	Err error
+	// Flux is the repository's Flux v2 image automation: its markers and
+	// what their policies chose. Flux.Err is joined into Err.
+	Flux *images.Flux
 
 	workloads []images.Found
 	reg       *registry.Client
@@ -52,6 +61,10 @@ type ImagesScan struct {
 type ImagesUpdate struct {
 	*ImagesScan
 	Changes []images.Change
+	// MarkerChanges are the Flux v2 setter markers moved.
+	MarkerChanges []images.MarkerChange
+	// Automation is the ImageUpdateAutomation followed, nil without one.
+	Automation *imageauto.ImageUpdateAutomation
 	// Skipped says which images the update would have moved but left
 	// alone, because no updater can move them.
 	Skipped []string
@@ -73,7 +86,7 @@ func (s *Session) ScanImages(ctx context.Context, req ImagesRequest) (*ImagesSca
 		return nil, err
 	}
 	tree := s.tree(co.Snapshot, co.Source.Repo, co.Dir, s.Namespace())
-	found, err := tree.Workloads(ctx)
+	found, cfg, err := tree.Read(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("revision %.12s: %w", co.Snapshot.Revision, err)
 	}
@@ -98,7 +111,25 @@ func (s *Session) ScanImages(ctx context.Context, req ImagesRequest) (*ImagesSca
 			c.Running = live.Images[c.Workload.String()+"/"+c.Name]
 		}
 	}
-	return &ImagesScan{Checkout: co, Containers: containers, Err: scanErrors(containers), workloads: found, reg: reg}, nil
+	scan := &ImagesScan{Checkout: co, Containers: containers, Err: scanErrors(containers), workloads: found, reg: reg}
+	if manualRelease(req) {
+		cfg = nil // a release names workloads or images, not markers
+	}
+	if scan.Flux, err = images.ScanFlux(ctx, co.Snapshot.FS, co.Dir, cfg, reg); err != nil {
+		return nil, fmt.Errorf("revision %.12s: %w", co.Snapshot.Revision, err)
+	}
+	scan.Err = errors.Join(scan.Err, scan.Flux.Err)
+	return scan, nil
+}
+
+func manualRelease(req ImagesRequest) bool { return len(req.Workloads) > 0 || len(req.Images) > 0 }
+
+// withoutImageConfig leaves out of what sync applies the Flux v2 image
+// automation objects (ImageRepository, ImagePolicy,
+// ImageUpdateAutomation): images reads them as its configuration, and
+// no controller in the cluster is to act on them.
+func withoutImageConfig(objs []render.Object) []render.Object {
+	return slices.DeleteFunc(slices.Clone(objs), func(o render.Object) bool { return imageauto.IsImageObject(o.Object) })
 }
 
 // liveTimeout bounds how long a scan waits for a cluster it can do without.
@@ -162,16 +193,20 @@ func (s *Session) UpdateImages(ctx context.Context, req ImagesRequest) (*ImagesU
 	if scan.Err != nil {
 		return up, fmt.Errorf("%w\nnothing was committed", scan.Err)
 	}
-	manual := len(req.Workloads) > 0 || len(req.Images) > 0
+	manual := manualRelease(req)
+	if up.Automation, err = scan.Flux.Automation(req.Automation); err != nil {
+		return up, err
+	}
 	up.Skipped = skipped(scan.Containers, req)
 	opts := images.UpdateOptions{Workloads: req.Workloads, Images: req.Images, Force: req.Force}
 	co := scan.Checkout
 	edit := func(snap *source.Snapshot) (*source.Change, error) {
-		containers, workloads := scan.Containers, scan.workloads
+		containers, workloads, flux := scan.Containers, scan.workloads, scan.Flux
 		tree := s.tree(snap, co.Source.Repo, co.Dir, s.Namespace())
 		if snap.Revision != co.Snapshot.Revision {
 			// The branch moved: what it holds now is scanned again.
-			if workloads, err = tree.Workloads(ctx); err != nil {
+			var cfg *imageauto.Config
+			if workloads, cfg, err = tree.Read(ctx); err != nil {
 				return nil, err
 			}
 			if containers, err = images.ScanWorkloads(ctx, workloads, scan.reg, req.Workloads); err != nil {
@@ -180,18 +215,40 @@ func (s *Session) UpdateImages(ctx context.Context, req ImagesRequest) (*ImagesU
 			if err := scanErrors(containers); err != nil {
 				return nil, err
 			}
+			if manual {
+				cfg = nil
+			}
+			if flux, err = images.ScanFlux(ctx, snap.FS, co.Dir, cfg, scan.reg); err != nil {
+				return nil, err
+			}
+			if flux.Err != nil {
+				return nil, flux.Err
+			}
 		}
+		up.Changes, up.MarkerChanges = nil, nil
 		changes, err := images.Plan(ctx, containers, scan.reg, opts)
-		if err != nil || len(changes) == 0 {
-			up.Changes = nil
-			return nil, err
-		}
-		files, err := images.EditTree(ctx, tree, workloads, changes)
 		if err != nil {
 			return nil, err
 		}
-		up.Changes = changes
-		return &source.Change{Files: files, Message: images.Message(changes, manual, req.Message)}, nil
+		files := map[string][]byte{}
+		if len(changes) > 0 {
+			if files, err = images.EditTree(ctx, tree, workloads, changes); err != nil {
+				return nil, err
+			}
+		}
+		marked, err := flux.EditMarkers(ctx, snap.FS, files, scan.reg, up.Automation)
+		if err != nil {
+			return nil, err
+		}
+		if len(changes) == 0 && len(marked) == 0 {
+			return nil, nil
+		}
+		up.Changes, up.MarkerChanges = changes, marked
+		msg, err := updateMessage(up.Automation, changes, marked, manual, req.Message)
+		if err != nil {
+			return nil, err
+		}
+		return &source.Change{Files: files, Message: msg}, nil
 	}
 	if req.DryRun {
 		change, err := edit(co.Snapshot)
@@ -203,19 +260,76 @@ func (s *Session) UpdateImages(ctx context.Context, req ImagesRequest) (*ImagesU
 		}
 		return up, nil
 	}
-	author, err := Author(co.Repository, req.Author)
+	author, err := imagesAuthor(co.Repository, req.Author, up.Automation)
 	if err != nil {
 		return up, err
 	}
-	res, err := co.Repository.Update(ctx, co.Snapshot.Ref, author, edit)
+	ref, err := s.checkoutBranch(co, up.Automation)
+	if err != nil {
+		return up, err
+	}
+	res, err := co.Repository.Update(ctx, ref, author, edit)
 	if err != nil {
 		return up, err
 	}
 	up.Commit = *res
 	if res.Revision == "" {
-		up.Changes = nil
+		up.Changes, up.MarkerChanges = nil, nil
 	}
 	return up, nil
+}
+
+// updateMessage is the commit message of an update: with marker changes,
+// the automation's messageTemplate (Flux's default without one), followed
+// by the lines of the workloads' changes; else images.Message. A subject
+// given with -m replaces the template's message.
+func updateMessage(a *imageauto.ImageUpdateAutomation, changes []images.Change, marked []images.MarkerChange, manual bool, subject string) (string, error) {
+	if len(marked) == 0 {
+		return images.Message(changes, manual, subject), nil
+	}
+	var msg string
+	if subject != "" {
+		lines := make([]string, len(marked))
+		for i, c := range marked {
+			lines[i] = c.Describe()
+		}
+		msg = subject + "\n\n" + strings.Join(lines, "\n") + "\n"
+	} else {
+		var err error
+		if msg, err = images.FluxMessage(a, marked); err != nil {
+			return "", err
+		}
+	}
+	if len(changes) > 0 {
+		msg += "\n" + images.Message(changes, manual, "Workloads:")
+	}
+	return msg, nil
+}
+
+// imagesAuthor is the author of an update's commit: --author, else the
+// automation's spec.git.commit.author, else git's user.name and
+// user.email.
+func imagesAuthor(repo *source.Repository, flag string, a *imageauto.ImageUpdateAutomation) (source.Author, error) {
+	if flag == "" && a != nil {
+		author := source.Author{Name: a.AuthorName, Email: a.AuthorEmail}
+		if author.Name == "" {
+			author.Name = a.AuthorEmail
+		}
+		return author, nil
+	}
+	return Author(repo, flag)
+}
+
+// checkoutBranch is the branch an update commits to: --ref when given,
+// else the automation's git.checkout.ref.branch, else the branch read.
+func (s *Session) checkoutBranch(co *Checkout, a *imageauto.ImageUpdateAutomation) (string, error) {
+	if a == nil || a.Checkout == nil || s.opts.Named.Ref {
+		return co.Snapshot.Ref, nil
+	}
+	if a.Checkout.Branch == "" {
+		return "", fmt.Errorf("%s %s: spec.git.checkout.ref names no branch, and an update commits to a branch: set spec.git.checkout.ref.branch, or pass --ref BRANCH", imageauto.KindImageUpdateAutomation, a.ObjectRef)
+	}
+	return a.Checkout.Branch, nil
 }
 
 // skipped says which images an update would have moved but leaves alone,

@@ -83,7 +83,7 @@ func (s *Session) Read(ctx context.Context, revision string) (*Revision, error) 
 			}
 			return nil, &RevisionError{Revision: snap.Revision, Repo: r.src.Repo, Err: err, bad: badManifests(err)}
 		}
-		rev.Objects = objects
+		rev.Objects = withoutImageConfig(objects) // configuration of images, never applied
 	}
 	plan, err := s.cluster.plan(rev.Objects, apply.PlanOptions{DefaultNamespace: s.namespace, SetID: set.ID})
 	if err != nil {

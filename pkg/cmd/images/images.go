@@ -44,17 +44,18 @@ const example = `  # The images of every workload under deploy/, with the newest
 
 // Options are the images command's options.
 type Options struct {
-	Source    syncflags.Flags
-	Workloads []string
-	Limit     int
-	Output    string
-	Update    bool
-	Images    []string
-	DryRun    bool
-	Message   string
-	Force     bool
-	Author    string
-	Insecure  []string
+	Source     syncflags.Flags
+	Workloads  []string
+	Limit      int
+	Output     string
+	Update     bool
+	Images     []string
+	DryRun     bool
+	Message    string
+	Force      bool
+	Author     string
+	Insecure   []string
+	Automation string
 
 	ids     []workload.ID
 	refs    []imageref.Ref
@@ -71,8 +72,15 @@ func NewCmdImages(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 		Short: "List the newest tags allowed for the workloads' images, and write them into git",
 		Long: `Find the workloads in the repository's manifests, ask the registries for the
 tags of their images, and pick the newest tag each container's policy allows
-(annotations tag.<container>: glob:, semver:, regex:). The decision is made
-against git, not against what runs.
+(annotations tag.<container>: glob:, semver:, regex:, alphabetical:,
+numerical:). The decision is made against git, not against what runs.
+
+A Flux v2 repository works as it is: its ImageRepository, ImagePolicy and
+ImageUpdateAutomation objects are read as configuration (sync never applies
+them), and each setter marker (# {"$imagepolicy": "ns:policy"}) in the files
+under the automation's update.path is listed with the newest tag its policy
+allows; --update sets the marked fields byte-exact, with the automation's
+author, messageTemplate and checkout branch.
 
 With --update, automated and unlocked workloads get their newest allowed tag
 (naming workloads with --workload is a manual release, which also moves
@@ -101,6 +109,7 @@ tag, then committed and, for a remote repository, pushed.`,
 	fl.StringVarP(&o.Message, "message", "m", "", "With --update: the commit message's subject.")
 	fl.BoolVar(&o.Force, "force", false, "With --update: release to named workloads even when they are locked.")
 	fl.StringVar(&o.Author, "author", "", `With --update: the commit author, "Name <email>"; default: git's user.name and user.email.`)
+	fl.StringVar(&o.Automation, "automation", "", "With --update: the Flux v2 ImageUpdateAutomation to follow (namespace/name), when the repository holds several.")
 	fl.StringSliceVar(&o.Insecure, "insecure-registry", nil, "Registry host spoken to in plain HTTP (loopback hosts already are).")
 	return cmd
 }
@@ -114,8 +123,8 @@ func (o *Options) Complete(cmd *cobra.Command) error {
 	if err := cmdutil.ValidateOutput(o.Output, "json", "yaml"); err != nil {
 		return err
 	}
-	if !o.Update && (len(o.Images) > 0 || o.DryRun || o.Message != "" || o.Force || o.Author != "") {
-		return errors.New("--image, --dry-run, -m, --force and --author go with --update")
+	if !o.Update && (len(o.Images) > 0 || o.DryRun || o.Message != "" || o.Force || o.Author != "" || o.Automation != "") {
+		return errors.New("--image, --dry-run, -m, --force, --author and --automation go with --update")
 	}
 	ns := o.session.Namespace()
 	for _, s := range o.Workloads {
@@ -142,7 +151,7 @@ func (o *Options) Complete(cmd *cobra.Command) error {
 func (o *Options) request() session.ImagesRequest {
 	return session.ImagesRequest{
 		Workloads: o.ids, Images: o.refs, Force: o.Force, Insecure: o.Insecure,
-		DryRun: o.DryRun, Message: o.Message, Author: o.Author,
+		DryRun: o.DryRun, Message: o.Message, Author: o.Author, Automation: o.Automation,
 	}
 }
 
@@ -153,14 +162,18 @@ func (o *Options) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := o.print(scan.Containers); err != nil {
+		o.warnings(scan.Containers, scan.Flux)
+		if err := o.print(scan.Containers, scan.Flux); err != nil {
 			return err
 		}
 		return scan.Err
 	}
 	up, err := o.session.UpdateImages(ctx, o.request())
+	if up != nil {
+		o.warnings(up.Containers, up.Flux)
+	}
 	if up != nil && up.Err != nil {
-		_ = o.print(up.Containers)
+		_ = o.print(up.Containers, up.Flux)
 	}
 	if err != nil {
 		return err
@@ -182,13 +195,17 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	if o.Output != "" {
 		return cmdutil.PrintObject(o.Out, o.Output, struct {
-			Revision string          `json:"revision"`
-			Branch   string          `json:"branch"`
-			Pushed   bool            `json:"pushed"`
-			Changes  []images.Change `json:"changes"`
-		}{res.Revision, res.Branch, res.Pushed, up.Changes})
+			Revision string                `json:"revision"`
+			Branch   string                `json:"branch"`
+			Pushed   bool                  `json:"pushed"`
+			Changes  []images.Change       `json:"changes"`
+			Markers  []images.MarkerChange `json:"markers,omitempty"`
+		}{res.Revision, res.Branch, res.Pushed, up.Changes, up.MarkerChanges})
 	}
 	for _, c := range up.Changes {
+		fmt.Fprintln(o.Out, c.Describe())
+	}
+	for _, c := range up.MarkerChanges {
 		fmt.Fprintln(o.Out, c.Describe())
 	}
 	verb := "committed"
@@ -226,15 +243,60 @@ func printDiff(w io.Writer, fsys fs.FS, files map[string][]byte) error {
 // print writes the listing. A container whose image could not be scanned
 // keeps its row, marked "error (see below)"; Run returns its error, which
 // is printed once, below the table, on stderr.
-func (o *Options) print(containers []images.Container) error {
+//
+// When the repository holds Flux v2 image automation, the markers follow
+// in a second table; with -o, the output is then an object holding
+// "containers" and "markers" instead of the list of containers.
+func (o *Options) print(containers []images.Container, flux *images.Flux) error {
 	if o.Output != "" {
 		for i := range containers {
 			if o.Limit > 0 && len(containers[i].Tags) > o.Limit {
 				containers[i].Tags = containers[i].Tags[:o.Limit]
 			}
 		}
+		if !flux.Empty() {
+			return cmdutil.PrintObject(o.Out, o.Output, struct {
+				Containers []images.Container `json:"containers"`
+				Markers    []images.Marker    `json:"markers"`
+			}{containers, flux.Markers})
+		}
 		return cmdutil.PrintObject(o.Out, o.Output, containers)
 	}
+	if err := o.printContainers(containers); err != nil {
+		return err
+	}
+	if flux.Empty() {
+		return nil
+	}
+	fmt.Fprintln(o.Out)
+	tw := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MARKER\tPOLICY\tVALUE\tNEWEST")
+	for _, m := range flux.Markers {
+		newest := m.Latest
+		if m.Error != "" {
+			newest = "error (see below)"
+		}
+		fmt.Fprintf(tw, "%s:%d\t%s\t%s\t%s\n", m.File, m.Line, m.Policy, m.Value, newest)
+	}
+	return tw.Flush()
+}
+
+// warnings prints on stderr the tags numerical policies had to skip.
+func (o *Options) warnings(containers []images.Container, flux *images.Flux) {
+	for _, c := range containers {
+		if c.Skipped != "" {
+			fmt.Fprintf(o.ErrOut, "warning: %s container %s (%s): %s\n", c.Workload, c.Name, c.Policy, c.Skipped)
+		}
+	}
+	if flux == nil {
+		return
+	}
+	for _, w := range flux.Warnings {
+		fmt.Fprintln(o.ErrOut, w)
+	}
+}
+
+func (o *Options) printContainers(containers []images.Container) error {
 	tw := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WORKLOAD\tCONTAINER\tIMAGE\tPOLICY\tRUNNING\tCREATED")
 	var last workload.ID
