@@ -26,7 +26,7 @@ import (
 func (s *Session) sourceChange(ctx context.Context, rev *Revision, req *SyncRequest, p Progress) error {
 	set := rev.Set
 	recorded := set.Record.Source
-	if !set.Exists || recorded.Repo == "" || req.rollback != nil {
+	if !set.Exists || recorded.Repo == "" || req.rollback != nil || rollbackPreview(set.Record, rev, req) {
 		return nil
 	}
 	changed := sourcetrust.Differences(rev.Source, recorded, sourcetrust.Named{})
@@ -91,6 +91,21 @@ func (s *Session) sourceChange(ctx context.Context, rev *Revision, req *SyncRequ
 	}
 	p.Note(fmt.Sprintf("note: %s: %s; %s without pruning anything: pass --prune on the command line to prune them", what, listSome(gone), verb))
 	return nil
+}
+
+// rollbackPreview says that req is the dry run or diff of a rollback: a
+// revision of the history with the source of its run, which the rollback
+// itself syncs, pruning, without a guard.
+func rollbackPreview(r applyset.Record, rev *Revision, req *SyncRequest) bool {
+	if req.Revision == "" || !req.Apply.DryRun && !req.Apply.Diff {
+		return false
+	}
+	for _, run := range r.History {
+		if run.Revision == rev.Snapshot.Revision && r.RunSource(run) == rev.Source {
+			return true
+		}
+	}
+	return false
 }
 
 // unprunedSourceChange finds, in the history, a run whose source differs

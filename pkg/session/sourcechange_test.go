@@ -133,3 +133,29 @@ func TestSourceChangeNeverPrunesANamespaceOfTheRevision(t *testing.T) {
 		}
 	}
 }
+
+// The dry run of a rollback to a run of another path shows what the
+// rollback does, pruning included: a rollback returns to a run's own
+// source on purpose.
+func TestSourceChangeLeavesARollbackPreviewAlone(t *testing.T) {
+	l := newLife(t)
+	dir, first := repo(t, map[string]string{"deploy/a.yaml": configMap("a", "1"), "deploy/app/b.yaml": configMap("b", "1")})
+	second := commit(t, dir, "second", map[string]string{"deploy/app/c.yaml": configMap("c", "1")})
+	l.syncAt("web", dir, "deploy", first)
+	l.syncAt("web", dir, "deploy/app", second) // guarded: a is kept
+	l.c.health["demo/web"] = []apply.Member{{Object: cm("a")}, {Object: cm("b")}, {Object: cm("c")}}
+	for _, preview := range []apply.Options{{Prune: true, Diff: true}, {Prune: true, DryRun: true}} {
+		progress := &recordedProgress{}
+		// The run's source is named, as rollback needs for a source not confirmed.
+		if _, err := l.session(named("web", dir, "deploy")).Rollback(context.Background(), RollbackRequest{To: first, Apply: preview, Progress: progress}); err != nil {
+			t.Fatal(err)
+		}
+		last := l.c.syncs[len(l.c.syncs)-1]
+		if last.Revision != first || last.Source.Path != "deploy" || !last.Prune {
+			t.Errorf("rollback preview applied with %+v; want %s of deploy, pruning c as the rollback does", last, short(first))
+		}
+		if len(progress.notes) > 0 {
+			t.Errorf("the rollback's preview is guarded: %q", progress.notes)
+		}
+	}
+}
