@@ -125,3 +125,12 @@ const (
 	SSAIfNotPresent = "IfNotPresent"
 	SSAIgnore       = "Ignore"
 )
+
+// DigestPrefix followed by a container name, under Prefix only, set to
+// DigestPin, keeps that container's image pinned as repo:tag@digest: an
+// update writes the digest the tag points at, and writes it again when the
+// tag is pushed anew with other content.
+const (
+	DigestPrefix = Prefix + "digest."
+	DigestPin    = "pin"
+)

@@ -403,7 +403,7 @@ func (f *Flux) imageRefs(ctx context.Context, reg *registry.Client, a *imageauto
 			}
 			fallthrough
 		case imageauto.DigestAlways:
-			d, err := reg.Digest(ctx, fp.repo.Image, fp.latest)
+			d, err := reg.CurrentDigest(ctx, fp.repo.Image, fp.latest)
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: the digest of %s:%s: %w\nnothing was committed", imageauto.KindImagePolicy, fp.policy.ObjectRef, fp.repo.Image, fp.latest, err)
 			}

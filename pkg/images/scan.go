@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/annotations"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/imagepolicy"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/imageref"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/registry"
@@ -44,11 +45,14 @@ type Container struct {
 	// it): its images are moved by the updaters its config declares.
 	Generated bool `json:"generated,omitempty"`
 
-	ref     imageref.Ref
-	pinned  bool // by digest only: nothing to ask the registry
-	pattern imagepolicy.Pattern
-	created map[string]time.Time
-	target  target // where the image is edited
+	ref    imageref.Ref
+	pinned bool // by digest only: nothing to ask the registry
+	// pinDigest: the digest annotation says pin (see
+	// annotations.DigestPrefix).
+	pinDigest bool
+	pattern   imagepolicy.Pattern
+	created   map[string]time.Time
+	target    target // where the image is edited
 }
 
 // Tag is an allowed tag of a container's repository.
@@ -169,6 +173,14 @@ func newContainer(w Found, pol workload.Policy, i int) Container {
 		return out
 	}
 	out.ref = ref
+	switch v, ok := w.Annotations[annotations.DigestPrefix+c.Name]; {
+	case !ok:
+	case v == annotations.DigestPin:
+		out.pinDigest = true
+	default:
+		out.Error = fmt.Sprintf("%s (%s): container %s: %s%s is %q: the only value is %q (keep the image pinned as repo:tag@digest); fix the annotation", w.ID, w.Origin, c.Name, annotations.DigestPrefix, c.Name, v, annotations.DigestPin)
+		return out
+	}
 	if ref.Tag == "" && ref.Digest != "" {
 		out.pinned = true
 		out.Note = "pinned by digest without a tag: left alone"

@@ -131,8 +131,17 @@ func lockReason(c Container) string {
 // newest returns the container's image moved to the newest allowed tag, if
 // that is newer than the one in git (or, for a manual release, different).
 func (c *Container) newest(ctx context.Context, reg *registry.Client, manual bool) (imageref.Ref, bool, error) {
-	if c.Latest == "" || c.Latest == c.ref.Tag {
+	if c.Latest == "" {
 		return imageref.Ref{}, false, nil
+	}
+	if c.Latest == c.ref.Tag {
+		if !c.pinDigest {
+			return imageref.Ref{}, false, nil
+		}
+		// The same tag: pinned anew when it was pushed again with other
+		// content (or pinned for the first time).
+		to, ok, err := c.retag(ctx, reg, c.Latest)
+		return to, ok && to.Digest != c.ref.Digest, err
 	}
 	if !manual && !c.isNewer(c.Latest) {
 		return imageref.Ref{}, false, nil
@@ -161,12 +170,13 @@ func (c *Container) release(ctx context.Context, reg *registry.Client, images []
 	return imageref.Ref{}, false, nil
 }
 
-// retag moves the reference to tag, keeping a digest pin by pinning the new
-// tag's digest.
+// retag moves the reference to tag, keeping a digest pin (or making one,
+// for a container whose digest annotation says pin) by pinning the digest
+// the tag points at now, asked of the registry rather than its cache.
 func (c *Container) retag(ctx context.Context, reg *registry.Client, tag string) (imageref.Ref, bool, error) {
 	to := imageref.Ref{Repo: c.ref.Repo, Tag: tag}
-	if c.ref.Digest != "" {
-		d, err := reg.Digest(ctx, c.ref.Repo, tag)
+	if c.ref.Digest != "" || c.pinDigest {
+		d, err := reg.CurrentDigest(ctx, c.ref.Repo, tag)
 		if err != nil {
 			return imageref.Ref{}, false, err
 		}

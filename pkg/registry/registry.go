@@ -322,12 +322,36 @@ func (c *Client) tagsOf(ctx context.Context, r name.Repository) ([]string, error
 	})
 }
 
+// CurrentDigest is Digest asked of the registry itself, never of the disk
+// cache (which it updates): what a tag points at now, for re-pinning a
+// digest when a tag is pushed again with new content. A Client asks at
+// most once per tag.
+func (c *Client) CurrentDigest(ctx context.Context, repo, tag string) (string, error) {
+	r, err := c.parseRepo(repo)
+	if err != nil {
+		return "", err
+	}
+	d, err := c.lookupDigest(ctx, r, tag, true)
+	if err != nil {
+		return "", wrapError(err, r.RegistryStr(), repo, tag)
+	}
+	return d, nil
+}
+
 func (c *Client) digestOf(ctx context.Context, r name.Repository, tag string) (string, error) {
+	return c.lookupDigest(ctx, r, tag, false)
+}
+
+func (c *Client) lookupDigest(ctx context.Context, r name.Repository, tag string, current bool) (string, error) {
 	ref := r.Tag(tag)
-	return c.digests.do(ref.Name(), func() (string, error) {
+	key := ref.Name()
+	if current {
+		key = "current " + key
+	}
+	return c.digests.do(key, func() (string, error) {
 		cache := c.cacheFor(ctx, r)
 		var e digestEntry
-		if cache.read("digests", ref.Name(), &e) && e.Ref == ref.Name() && c.fresh(e.Fetched) {
+		if !current && cache.read("digests", ref.Name(), &e) && e.Ref == ref.Name() && c.fresh(e.Fetched) {
 			return e.Digest, nil
 		}
 		var digest string
