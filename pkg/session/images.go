@@ -40,6 +40,11 @@ type ImagesRequest struct {
 	// Automation names the Flux v2 ImageUpdateAutomation to follow
 	// (namespace/name or name) when the repository holds several.
 	Automation string
+	// PushBranch, for an update, pushes the commit to this review branch
+	// instead of the checkout branch; when PushBranchNamed is false, the
+	// automation's spec.git.push.branch is used.
+	PushBranch      string
+	PushBranchNamed bool
 }
 
 // ImagesScan is what the registries say of the workloads' images.
@@ -268,7 +273,16 @@ func (s *Session) UpdateImages(ctx context.Context, req ImagesRequest) (*ImagesU
 	if err != nil {
 		return up, err
 	}
-	res, err := co.Repository.Update(ctx, ref, author, edit)
+	review := req.PushBranch
+	if !req.PushBranchNamed && up.Automation != nil {
+		review = up.Automation.PushBranch
+	}
+	var res *source.CommitResult
+	if review != "" {
+		res, err = co.Repository.UpdateReview(ctx, ref, review, author, edit)
+	} else {
+		res, err = co.Repository.Update(ctx, ref, author, edit)
+	}
 	if err != nil {
 		return up, err
 	}

@@ -33,7 +33,8 @@ type pushRejected struct{ reason string }
 func (e *pushRejected) Error() string { return "the push was refused: " + e.reason }
 
 // push asks the remote to move branch from parent to commit, sending
-// objects, the objects the commit adds, as one pack.
+// objects, the objects the commit adds, as one pack. A zero parent creates
+// the branch, which must not exist.
 //
 // It is a compare-and-swap, never a force push: nothing is sent when the
 // remote's branch is not at parent, and the remote itself refuses the
@@ -68,7 +69,11 @@ func (r *Repository) push(ctx context.Context, auth *authMethod, branch plumbing
 	if err != nil {
 		return pushErr(r.remote, auth, err)
 	}
-	if cur, err := refs.Reference(branch); err != nil || cur.Hash() != parent {
+	cur, err := refs.Reference(branch)
+	switch {
+	case parent.IsZero() && err == nil: // creating the branch
+		return &pushRejected{reason: "the branch exists"}
+	case !parent.IsZero() && (err != nil || cur.Hash() != parent):
 		return &pushRejected{reason: "the branch moved"}
 	}
 

@@ -39,6 +39,9 @@ const example = `  # The images of every workload under deploy/, with the newest
   # See the edit first
   kubectl gitops images --update --repo . --path deploy --dry-run
 
+  # Push the update to a review branch for a pull request; main is left alone
+  kubectl gitops images --update --repo https://git.example.com/fleet.git --ref main --push-branch images/update
+
   # Release one tag to every unlocked workload that uses the repository
   kubectl gitops images --update --repo . --image registry.example.com/demo/web:1.2.0`
 
@@ -56,11 +59,13 @@ type Options struct {
 	Author     string
 	Insecure   []string
 	Automation string
+	PushBranch string
 
-	ids     []workload.ID
-	refs    []imageref.Ref
-	session *session.Session
-	factory kcmdutil.Factory
+	pushBranchNamed bool
+	ids             []workload.ID
+	refs            []imageref.Ref
+	session         *session.Session
+	factory         kcmdutil.Factory
 	genericiooptions.IOStreams
 }
 
@@ -110,6 +115,7 @@ tag, then committed and, for a remote repository, pushed.`,
 	fl.BoolVar(&o.Force, "force", false, "With --update: release to named workloads even when they are locked.")
 	fl.StringVar(&o.Author, "author", "", `With --update: the commit author, "Name <email>"; default: git's user.name and user.email.`)
 	fl.StringVar(&o.Automation, "automation", "", "With --update: the Flux v2 ImageUpdateAutomation to follow (namespace/name), when the repository holds several.")
+	fl.StringVar(&o.PushBranch, "push-branch", "", "With --update, for a remote repository: push the commit to this review branch (created from the checkout branch, or made again on it when kubectl gitops made it) instead of the checkout branch; default: the automation's spec.git.push.branch; \"\" for none.")
 	fl.StringSliceVar(&o.Insecure, "insecure-registry", nil, "Registry host spoken to in plain HTTP (loopback hosts already are).")
 	return cmd
 }
@@ -123,9 +129,10 @@ func (o *Options) Complete(cmd *cobra.Command) error {
 	if err := cmdutil.ValidateOutput(o.Output, "json", "yaml"); err != nil {
 		return err
 	}
-	if !o.Update && (len(o.Images) > 0 || o.DryRun || o.Message != "" || o.Force || o.Author != "" || o.Automation != "") {
-		return errors.New("--image, --dry-run, -m, --force, --author and --automation go with --update")
+	if !o.Update && (len(o.Images) > 0 || o.DryRun || o.Message != "" || o.Force || o.Author != "" || o.Automation != "" || cmd.Flags().Changed("push-branch")) {
+		return errors.New("--image, --dry-run, -m, --force, --author, --automation and --push-branch go with --update")
 	}
+	o.pushBranchNamed = cmd.Flags().Changed("push-branch")
 	ns := o.session.Namespace()
 	for _, s := range o.Workloads {
 		id, err := workload.ParseID(s, ns)
@@ -152,6 +159,7 @@ func (o *Options) request() session.ImagesRequest {
 	return session.ImagesRequest{
 		Workloads: o.ids, Images: o.refs, Force: o.Force, Insecure: o.Insecure,
 		DryRun: o.DryRun, Message: o.Message, Author: o.Author, Automation: o.Automation,
+		PushBranch: o.PushBranch, PushBranchNamed: o.pushBranchNamed,
 	}
 }
 
