@@ -68,7 +68,7 @@ func (o Options) Validate() error {
 // RequireName fails unless the options name a sync set.
 func (o Options) RequireName() error {
 	if o.Name == "" {
-		return errors.New("--name is required: it names the sync set (its parent ConfigMap)")
+		return errors.New("--name is required (or the set's name as the first argument): it names the sync set (its parent ConfigMap)")
 	}
 	return o.Validate()
 }
