@@ -37,6 +37,15 @@ func (r Rule) GroupVersionKind() schema.GroupVersionKind {
 	return schema.FromAPIVersionAndKind(r.APIVersion, r.Kind)
 }
 
+// CostLimit bounds what one evaluation of an expression may cost, in
+// cel-go's cost units (about one per operation and per element a
+// comprehension visits): the limit the Kubernetes API server sets per
+// CRD validation rule. Rules come from repositories and the sets' records,
+// and the objects from the cluster: a rule that would go past it, such as
+// a comprehension nested over a long list, stops with an error and does
+// not hold.
+const CostLimit = 1_000_000
+
 // variables are the names an expression can use besides self.
 var variables = []string{"apiVersion", "kind", "metadata", "spec", "status"}
 
@@ -120,7 +129,7 @@ func compile(env *cel.Env, r Rule) (*compiled, error) {
 		if t := ast.OutputType(); !t.IsExactType(types.BoolType) && !t.IsExactType(types.DynType) {
 			return nil, fmt.Errorf("%s %q gives a %s, not a bool", e.name, e.expr, t)
 		}
-		prog, err := env.Program(ast)
+		prog, err := env.Program(ast, cel.CostLimit(CostLimit))
 		if err != nil {
 			return nil, fmt.Errorf("%s %q: %w", e.name, e.expr, err)
 		}
