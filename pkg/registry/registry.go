@@ -90,6 +90,12 @@ type Config struct {
 	// always asked for again (and still written).
 	TagTTL time.Duration
 
+	// PageSize is the number of tags asked per page of a tag list (the n
+	// of /v2/<repo>/tags/list); the pages a registry links with a Link
+	// header are all followed, by go-containerregistry's remote.List.
+	// 0 means go-containerregistry's default, 1000.
+	PageSize int
+
 	// Platform chooses the image of a multi-platform index whose creation
 	// time counts: "os/arch[/variant]". When the index has none for it,
 	// its first image is taken. "" means DefaultPlatform.
@@ -215,7 +221,7 @@ func New(cfg Config) (*Client, error) {
 		keychain = authn.NewMultiKeychain(KeychainFromPullSecrets(cfg.PullSecrets), keychain)
 	}
 	c.keychain = keychain
-	c.puller, err = remote.NewPuller(
+	opts := []remote.Option{
 		remote.WithTransport(c.stack),
 		remote.WithAuthFromKeychain(keychain),
 		remote.WithUserAgent(cfg.UserAgent),
@@ -223,7 +229,11 @@ func New(cfg Config) (*Client, error) {
 		// Retries happen in c.transport, which knows about rate limits.
 		remote.WithRetryStatusCodes(),
 		remote.WithRetryPredicate(func(error) bool { return false }),
-	)
+	}
+	if cfg.PageSize > 0 {
+		opts = append(opts, remote.WithPageSize(cfg.PageSize))
+	}
+	c.puller, err = remote.NewPuller(opts...)
 	if err != nil {
 		return nil, err
 	}
