@@ -54,6 +54,17 @@ type Suspension struct {
 	Reason string    `json:"reason,omitempty"`
 }
 
+// HealthCheck is a health rule as the record keeps it (pkg/health.Rule,
+// with its origin, "file:line").
+type HealthCheck struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Current    string `json:"current"`
+	Failed     string `json:"failed,omitempty"`
+	InProgress string `json:"inProgress,omitempty"`
+	Origin     string `json:"origin,omitempty"`
+}
+
 // Bounds that keep the record small: it lives in a ConfigMap.
 const (
 	// MaxReason is the longest suspension reason kept, in characters.
@@ -74,6 +85,10 @@ type Record struct {
 	// DependsOn names the sets ("name", or "namespace/name") that must be
 	// synced and healthy before this one syncs.
 	DependsOn []string `json:"dependsOn,omitempty"`
+	// HealthChecks are the health rules of the set's config
+	// (.gitops-set.yaml) as the last run that wrote the record read them:
+	// status and the sets depending on this one judge its members by them.
+	HealthChecks []HealthCheck `json:"healthChecks,omitempty"`
 
 	// NextIsRollback marks the next run that Add records as a rollback.
 	// It is not stored: the run is.
