@@ -28,12 +28,23 @@ import (
 // HelmReleases of snap, a commit of the repository repo, for a sync into
 // namespace. The cluster is asked for its version and API versions when
 // the first HelmRelease is met, not before.
-func (s *Session) charts(snap *source.Snapshot, repo, namespace string) func(context.Context, render.Object, []render.Object) ([]render.Object, error) {
+//
+// offline, for the use cases that read git only (images, workloads, the
+// policy commands), renders with Helm's default capabilities when the
+// cluster cannot say its own, with a note: the workloads a chart makes do
+// not depend on them but in rare charts.
+func (s *Session) charts(snap *source.Snapshot, repo, namespace string, offline bool) func(context.Context, render.Object, []render.Object) ([]render.Object, error) {
 	var once sync.Once
 	var r *helm.Renderer
 	var err error
 	return func(ctx context.Context, hr render.Object, all []render.Object) ([]render.Object, error) {
-		once.Do(func() { r, err = s.chartRenderer(snap, repo, namespace) })
+		once.Do(func() {
+			r, err = s.chartRenderer(snap, repo, namespace, true)
+			if err != nil && offline {
+				s.warn("note: rendering charts with Helm's default Kubernetes version and API versions: %v", err)
+				r, err = s.chartRenderer(snap, repo, namespace, false)
+			}
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -41,7 +52,20 @@ func (s *Session) charts(snap *source.Snapshot, repo, namespace string) func(con
 	}
 }
 
-func (s *Session) chartRenderer(snap *source.Snapshot, repo, namespace string) (*helm.Renderer, error) {
+func (s *Session) chartRenderer(snap *source.Snapshot, repo, namespace string, askCluster bool) (*helm.Renderer, error) {
+	opts := helm.Options{
+		FS:               snap.FS,
+		SameRepository:   func(u string) bool { return sameRepository(u, repo) },
+		DefaultNamespace: namespace,
+		CacheDir:         chartCache(),
+		Keychain:         authn.DefaultKeychain, // the docker config, for OCI charts
+		Lookup:           s.lookupValues,
+		// Helm's repositories.yaml, for the exact URLs it names.
+		RepositoryCredentials: helmRepositoryCredentials(helmRepositoryConfig()),
+	}
+	if !askCluster {
+		return helm.New(opts), nil
+	}
 	dc, err := s.factory.ToDiscoveryClient()
 	if err != nil {
 		return nil, fmt.Errorf("rendering charts needs the cluster's version: %w", err)
@@ -66,21 +90,17 @@ func (s *Session) chartRenderer(snap *source.Snapshot, repo, namespace string) (
 			}
 		}
 	}
-	cache := ""
+	opts.KubeVersion, opts.APIVersions = v.GitVersion, versions
+	return helm.New(opts), nil
+}
+
+// chartCache is where charts are cached: the user's cache directory, or
+// nowhere when there is none.
+func chartCache() string {
 	if dir, err := os.UserCacheDir(); err == nil {
-		cache = filepath.Join(dir, "kubectl-gitops", "helm")
+		return filepath.Join(dir, "kubectl-gitops", "helm")
 	}
-	return helm.New(helm.Options{
-		FS:                    snap.FS,
-		SameRepository:        func(u string) bool { return sameRepository(u, repo) },
-		DefaultNamespace:      namespace,
-		KubeVersion:           v.GitVersion,
-		APIVersions:           versions,
-		CacheDir:              cache,
-		Keychain:              authn.DefaultKeychain, // the docker config, for OCI charts
-		RepositoryCredentials: helmRepositoryCredentials(helmRepositoryConfig()),
-		Lookup:                s.lookupValues,
-	}), nil
+	return ""
 }
 
 // lookupValues reads a ConfigMap or Secret named by a HelmRelease's

@@ -167,7 +167,7 @@ func (s *Session) warn(format string, args ...any) {
 // tree is what the image and policy use cases read of a commit: the
 // manifests under dir, and the generators of a .gitops.yaml when allowed.
 func (s *Session) tree(snap *source.Snapshot, repo, dir, namespace string) images.Tree {
-	opts := s.renderOptions(snap, repo, namespace)
+	opts := s.renderOptions(snap, repo, namespace, true)
 	return images.Tree{FS: snap.FS, Dir: dir, Namespace: namespace, Generate: opts.Generate, Render: opts}
 }
 

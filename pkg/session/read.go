@@ -15,6 +15,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/generate"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/setconfig"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/source"
 )
 
@@ -30,12 +31,16 @@ type Revision struct {
 	Set     *applyset.Set
 	Objects []render.Object
 	Plan    *apply.Plan
+	// Config is the set's config at its path (.gitops-set.yaml); nil
+	// when the commit has none.
+	Config *setconfig.Config
 }
 
 // Read reads revision (a commit, or "" for the head of the source's ref)
 // for the session's sync set: it reads the set's parent, opens the source,
-// renders the commit and checks the objects into a plan. Nothing is
-// written. A commit read before by the session is not rendered again.
+// reads the set's config at its path (setconfig), renders the commit and
+// checks the objects into a plan. Nothing is written. A commit read before
+// by the session is not rendered again.
 //
 // A failure of the commit's own content (it does not render, or its objects
 // do not plan) is a *RevisionError.
@@ -74,14 +79,17 @@ func (s *Session) Read(ctx context.Context, revision string) (*Revision, error) 
 	}
 	rev := &Revision{Repository: s.repo, Snapshot: snap, Source: r.src, Set: set}
 	if last := s.last; last != nil && last.Snapshot.Revision == snap.Revision && last.Source == r.src {
-		rev.Objects = last.Objects
+		rev.Objects, rev.Config = last.Objects, last.Config
 	} else {
-		objects, err := render.RenderWith(ctx, snap.FS, dir(r.src), s.renderOptions(snap, r.src.Repo, s.namespace))
+		if rev.Config, err = readSetConfig(snap, r.src); err != nil {
+			return nil, err
+		}
+		objects, err := render.RenderWith(ctx, snap.FS, dir(r.src), s.renderOptions(snap, r.src.Repo, s.namespace, false))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, &RevisionError{Revision: snap.Revision, Repo: r.src.Repo, Err: err, bad: badManifests(err)}
+			return nil, &RevisionError{Revision: snap.Revision, Repo: r.src.Repo, Err: err, bad: badManifests(err) && !transient(err)}
 		}
 		rev.Objects = withoutImageConfig(objects) // configuration of images, never applied
 	}
@@ -100,8 +108,11 @@ func (s *Session) Read(ctx context.Context, revision string) (*Revision, error) 
 // renderOptions are the options every use case renders a commit of repo
 // with, so that what sync applies and what images and the policy commands
 // see are the same objects.
-func (s *Session) renderOptions(snap *source.Snapshot, repo, namespace string) render.Options {
-	return render.Options{Generate: s.GenerateOptions(snap.Revision, namespace), Charts: s.charts(snap, repo, namespace)}
+//
+// offline renders charts without the cluster when it cannot be reached,
+// for the use cases that read git only (see charts).
+func (s *Session) renderOptions(snap *source.Snapshot, repo, namespace string, offline bool) render.Options {
+	return render.Options{Generate: s.GenerateOptions(snap.Revision, namespace), Charts: s.charts(snap, repo, namespace, offline)}
 }
 
 // Checkout is a commit of the source read for the use cases that need git
