@@ -232,3 +232,24 @@ func TestImagesFluxV2Repository(t *testing.T) {
 		t.Fatalf("review commit message lacks the trailer:\n%s", msg)
 	}
 }
+
+// TestSyncLeavesFluxImageObjectsOut: the image automation objects of a
+// Flux v2 repository are configuration for images, never applied: sync
+// applies the rest (the cluster has no image.toolkit.fluxcd.io CRDs, which
+// would make them an unknown kind), and diff finds nothing left to do.
+func TestSyncLeavesFluxImageObjectsOut(t *testing.T) {
+	ns := namespace(t)
+	repo := newRepo(t, map[string]string{
+		"deploy/a.yaml":                  configMap("a", "one"),
+		"deploy/image-automation/p.yaml": strings.ReplaceAll(fluxObjects, "HOST", "registry.example.com"),
+	})
+	args := []string{"--name", "imgset", "--repo", repo.dir, "--path", "deploy", "-n", ns}
+	r := mustKubectl(t, append([]string{"gitops", "sync"}, args...)...)
+	if !strings.Contains(r.stdout, "ConfigMap/"+ns+"/a created") || strings.Contains(r.stdout+r.stderr, "ImagePolicy") || strings.Contains(r.stdout+r.stderr, "ImageRepository") {
+		t.Fatalf("sync output:\n%s\n%s", r.stdout, r.stderr)
+	}
+	if r := kubectl(t, "gitops", "diff", "--name", "imgset", "-n", ns); r.code != 0 {
+		t.Fatalf("diff after sync: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	mustKubectl(t, "get", "configmap", "a", "-n", ns)
+}
