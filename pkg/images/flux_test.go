@@ -240,3 +240,22 @@ func TestPlanOrdersByPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestDigestAnnotationValue: the digest annotation takes "pin" only; any
+// other value is an error on its container naming the annotation.
+func TestDigestAnnotationValue(t *testing.T) {
+	host := serve(t, "app", "1.0.0")
+	ann := "  annotations:\n    kubectl-gitops.dev/automated: \"true\"\n    kubectl-gitops.dev/digest.app: always\n"
+	fsys := fstest.MapFS{"d.yaml": {Data: []byte(deployment("web", ann, host+"/app:1.0.0"))}}
+	reg, err := registry.New(registry.Config{NoDiskCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := Scan(t.Context(), fsys, ".", "default", reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 || !strings.Contains(cs[0].Error, `kubectl-gitops.dev/digest.app is "always"`) {
+		t.Fatalf("containers %+v: want an error naming the annotation", cs)
+	}
+}
