@@ -52,6 +52,10 @@ func (k kube) sync(ctx context.Context, set *applyset.Set, plan *apply.Plan, opt
 	return apply.Sync(ctx, k.client, set, plan, opts)
 }
 
+// members judges the set's members by the health rules its record keeps
+// (recordedChecker), kstatus for other kinds, or for all when the
+// recorded rules do not compile (Status says so).
 func (k kube) members(ctx context.Context, set *applyset.Set) ([]apply.Member, error) {
-	return k.client.Members(ctx, set, 8)
+	checker, _ := recordedChecker(set)
+	return k.client.MembersWithRules(ctx, set, 8, checker)
 }

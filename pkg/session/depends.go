@@ -13,9 +13,12 @@ import (
 )
 
 // Dependencies between sync sets: a set syncs only when each set it depends
-// on synced successfully at its last run and its members are healthy. The
-// dependencies are named by --depends-on on sync and watch and kept in the
-// set's record; a sync without --depends-on follows the recorded ones.
+// on synced successfully at its last run and its members are healthy (by
+// the health rules its record keeps, kstatus for other kinds). The
+// dependencies are named by --depends-on on sync and watch, else by
+// dependsOn in the set config of the synced revision (.gitops-set.yaml),
+// and kept in the set's record; a sync with neither follows the recorded
+// ones.
 
 // maxDependencyWalk bounds how many sets a cycle check reads.
 const maxDependencyWalk = 64
@@ -31,7 +34,7 @@ type DependencyError struct {
 }
 
 func (e *DependencyError) Error() string {
-	return fmt.Sprintf("sync set %q depends on %q, which is not ready: %s. Nothing was synced: sync %s first and let it become healthy (or change the dependencies with --depends-on)",
+	return fmt.Sprintf("sync set %q depends on %q, which is not ready: %s. Nothing was synced: sync %s first and let it become healthy (or change the dependencies: dependsOn in the set's .gitops-set.yaml, or --depends-on)",
 		e.Set, e.Dependency, e.Reason, e.Dependency)
 }
 

@@ -22,6 +22,8 @@ type Status struct {
 	LastRun   *LastRun        `json:"lastRun,omitempty"`
 	Source    SourceTrust     `json:"sourceTrust"`
 	Members   []apply.Member  `json:"members"`
+	// Notes say how the members were judged, when it is worth saying.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // LastRun is the outcome of the newest run in the record, and how many runs
@@ -83,7 +85,13 @@ func (s *Session) Status(ctx context.Context) (*Status, error) {
 			set.Record.History[i].Source = &src
 		}
 	}
-	return &Status{Name: set.Name, Namespace: set.Namespace, ID: set.ID, Record: set.Record, LastRun: lastRun(set.Record), Source: trust, Members: members}, nil
+	st := &Status{Name: set.Name, Namespace: set.Namespace, ID: set.ID, Record: set.Record, LastRun: lastRun(set.Record), Source: trust, Members: members}
+	if _, err := recordedChecker(set); err != nil {
+		st.Notes = append(st.Notes, fmt.Sprintf("%v: the members are judged by kstatus instead; sync the set again to record its rules anew", err))
+	} else if n := len(set.Record.HealthChecks); n > 0 {
+		st.Notes = append(st.Notes, fmt.Sprintf("members of the kinds of the %d health rule(s) recorded by the last run are judged by those rules, others by kstatus", n))
+	}
+	return st, nil
 }
 
 // lastRun summarizes the record's history; nil when it has none.

@@ -107,6 +107,13 @@ func (s *Session) run(ctx context.Context, req SyncRequest, doing string) (*Sync
 	if err != nil {
 		return nil, err
 	}
+	if req.DependsOn == nil {
+		// --depends-on wins; else the set config's dependsOn; else the
+		// recorded dependencies.
+		if req.DependsOn, err = repoDependencies(rev.Config, rev.Set); err != nil {
+			return nil, &RevisionError{Revision: rev.Snapshot.Revision, Repo: rev.Source.Repo, Err: err, bad: true}
+		}
+	}
 	if err := s.gate(ctx, rev, &req); err != nil {
 		return nil, err
 	}
@@ -117,6 +124,10 @@ func (s *Session) run(ctx context.Context, req SyncRequest, doing string) (*Sync
 	}
 	opts := req.Apply
 	opts.Revision, opts.Source = rev.Snapshot.Revision, rev.Source
+	opts.HealthRules = rev.Config.Rules()
+	if !opts.DryRun && !opts.Diff {
+		rev.Set.Record.HealthChecks = recordHealthChecks(rev.Config)
+	}
 	total, done := len(rev.Plan.Items), 0
 	p.Status(fmt.Sprintf("%s revision %.12s: %d objects", doing, rev.Snapshot.Revision, total))
 	onLine := opts.OnLine
@@ -179,6 +190,7 @@ func (s *Session) Drift(ctx context.Context, req SyncRequest) (*DriftResult, err
 	opts := req.Apply
 	opts.DryRun, opts.Diff, opts.Wait = true, false, false
 	opts.Revision, opts.Source = rev.Snapshot.Revision, rev.Source
+	opts.HealthRules = rev.Config.Rules()
 	r, err := s.cluster.sync(ctx, set, rev.Plan, opts)
 	if err != nil {
 		return d, s.refused(rev, err)

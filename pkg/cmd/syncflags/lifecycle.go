@@ -18,7 +18,7 @@ type DependsOn struct {
 // name a sync set is a usage error.
 func AddDependsOnFlag(cmd *cobra.Command, d *DependsOn) {
 	d.cmd = cmd
-	cmd.Flags().Var(dependsOnValue{&d.names}, "depends-on", `A sync set (NAME, or NAMESPACE/NAME) that must have synced successfully, with every member healthy, before this set syncs; repeat for several. Recorded in the set's parent and followed by later syncs and watch; --depends-on "" records none.`)
+	cmd.Flags().Var(dependsOnValue{&d.names}, "depends-on", `A sync set (NAME, or NAMESPACE/NAME) that must have synced successfully, with every member healthy, before this set syncs; repeat for several. Recorded in the set's parent and followed by later syncs and watch; --depends-on "" records none. Without the flag, dependsOn of the set config (.gitops-set.yaml at --path, in the synced commit) applies, else the recorded list.`)
 }
 
 // Names returns the dependencies named by flag; nil when the flag was not
