@@ -94,6 +94,9 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.Output != "" {
 		return cmdutil.PrintObject(o.Out, o.Output, st)
 	}
+	for _, n := range st.Notes {
+		fmt.Fprintf(o.ErrOut, "note: %s\n", n)
+	}
 	return print(o.Out, st, time.Now())
 }
 
@@ -116,6 +119,17 @@ func print(w io.Writer, st *session.Status, now time.Time) error {
 	}
 	if len(r.DependsOn) > 0 {
 		fmt.Fprintf(w, "Depends on:  %s\n", strings.Join(r.DependsOn, ", "))
+	}
+	if len(r.HealthChecks) > 0 {
+		var rules []string
+		for _, h := range r.HealthChecks {
+			rule := h.Kind + " " + h.APIVersion
+			if h.Origin != "" {
+				rule += " (" + h.Origin + ")"
+			}
+			rules = append(rules, rule)
+		}
+		fmt.Fprintf(w, "Health rules: %s\n", strings.Join(rules, ", "))
 	}
 	if lr := st.LastRun; lr != nil {
 		line := fmt.Sprintf("Last run:    %s %s", lr.Outcome, ago(lr.Started, now))

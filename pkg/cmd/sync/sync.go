@@ -178,6 +178,9 @@ func (o *Options) Run(ctx context.Context) error {
 		PruneNamed: o.pruneNamed,
 	})
 	progress.Done()
+	if res != nil {
+		cmdutil.PrintWarnings(o.ErrOut, res.Result)
+	}
 	var failed *session.FailedError
 	if err != nil && !errors.As(err, &failed) {
 		return err

@@ -249,6 +249,26 @@ type wiring struct {
 	o       *Options
 	session *session.Session
 	refuse  context.CancelCauseFunc // ends the watch with its cause
+	// warned holds the warnings of the last run that had a result.
+	warned map[string]bool
+}
+
+// warn writes, on stderr, the warnings of a run (apply.Result.Warnings)
+// that the run before did not have: a warning that every interval repeats
+// (spec.replicas left to an autoscaler) is said once, and again only after
+// it went away and came back.
+func (w *wiring) warn(res *apply.Result) {
+	if res == nil {
+		return
+	}
+	now := map[string]bool{}
+	for _, warning := range res.Warnings {
+		if !w.warned[warning] && !now[warning] {
+			fmt.Fprintf(w.o.ErrOut, "warning: %s\n", warning)
+		}
+		now[warning] = true
+	}
+	w.warned = now
 }
 
 // fetch brings the source up to date and returns the head's revision. The
@@ -284,6 +304,7 @@ func (w *wiring) sync(ctx context.Context, rev string) (engine.Report, error) {
 	}
 	rep.Previous, rep.Subject = d.Previous, d.Subject
 	if d.Recorded && !d.Drifted {
+		w.warn(d.Result)
 		fill(&rep, d.Result, start)
 		rep.Checked = true
 		return rep, nil
@@ -291,6 +312,7 @@ func (w *wiring) sync(ctx context.Context, rev string) (engine.Report, error) {
 	res, err := w.session.Sync(ctx, req)
 	if res != nil && res.Result != nil {
 		fill(&rep, res.Result, start)
+		w.warn(res.Result)
 	}
 	return rep, held(badRevision(err))
 }
