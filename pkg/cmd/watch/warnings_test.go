@@ -30,3 +30,22 @@ func TestWarningsOncePerChange(t *testing.T) {
 		t.Fatal("want three warnings")
 	}
 }
+
+// TestNotesOncePerChange: the session's notes of a sync (a source that
+// differs from the recorded one, members left unpruned), which every sync
+// of watch repeats, are written once, and again only after a sync without
+// them.
+func TestNotesOncePerChange(t *testing.T) {
+	streams, _, _, errOut := genericiooptions.NewTestIOStreams()
+	w := &wiring{o: &Options{IOStreams: streams}}
+	changed := "note: the source differs from the one sync set web recorded: the path"
+	for _, run := range [][]string{{changed}, {changed}, nil, {changed}} {
+		for _, n := range run {
+			w.Note(n)
+		}
+		w.notesDone()
+	}
+	if got, want := errOut.String(), changed+"\n"+changed+"\n"; got != want {
+		t.Fatalf("stderr:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -251,6 +251,30 @@ type wiring struct {
 	refuse  context.CancelCauseFunc // ends the watch with its cause
 	// warned holds the warnings of the last run that had a result.
 	warned map[string]bool
+	// noted holds the notes of the last sync (a changed source and what
+	// it leaves unpruned), noting the ones of the sync under way.
+	noted, noting map[string]bool
+}
+
+// notesDone ends the notes of a sync: the next one says again only what
+// this one did not.
+func (w *wiring) notesDone() { w.noted, w.noting = w.noting, nil }
+
+// Status is the session's progress line, which watch does not show: its
+// display has its own.
+func (w *wiring) Status(string) {}
+
+// Note writes a note of the session (a source that differs from the
+// recorded one, members it leaves unpruned) on stderr, once: a note that
+// every sync repeats is said again only after it went away and came back.
+func (w *wiring) Note(msg string) {
+	if !w.noted[msg] && !w.noting[msg] {
+		fmt.Fprintln(w.o.ErrOut, msg)
+	}
+	if w.noting == nil {
+		w.noting = map[string]bool{}
+	}
+	w.noting[msg] = true
 }
 
 // warn writes, on stderr, the warnings of a run (apply.Result.Warnings)
@@ -309,7 +333,9 @@ func (w *wiring) sync(ctx context.Context, rev string) (engine.Report, error) {
 		rep.Checked = true
 		return rep, nil
 	}
+	req.Progress = w
 	res, err := w.session.Sync(ctx, req)
+	w.notesDone()
 	if res != nil && res.Result != nil {
 		fill(&rep, res.Result, start)
 		w.warn(res.Result)
