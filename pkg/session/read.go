@@ -59,8 +59,30 @@ func (s *Session) Read(ctx context.Context, revision string) (*Revision, error) 
 	if err != nil {
 		return nil, err
 	}
+	unlock := s.lockSource() // a fleet's sessions share the source
+	rev, err := s.readCommit(ctx, r, revision, set)
+	unlock()
+	if err != nil {
+		return nil, err
+	}
+	snap := rev.Snapshot
+	plan, err := s.cluster.plan(rev.Objects, apply.PlanOptions{DefaultNamespace: s.namespace, SetID: set.ID})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &RevisionError{Revision: snap.Revision, Repo: r.src.Repo, Err: err, bad: !transient(err)}
+	}
+	rev.Plan = plan
+	s.last = rev
+	return rev, nil
+}
+
+// readCommit opens the source and reads the set's config and objects of
+// revision: Read's part that reads git only.
+func (s *Session) readCommit(ctx context.Context, r *resolved, revision string, set *applyset.Set) (*Revision, error) {
 	if s.repo == nil || revision == "" {
-		repo, err := source.OpenRepository(ctx, r.spec)
+		repo, err := s.openRepository(ctx, r.spec)
 		if err != nil {
 			return nil, err
 		}
@@ -80,28 +102,19 @@ func (s *Session) Read(ctx context.Context, revision string) (*Revision, error) 
 	rev := &Revision{Repository: s.repo, Snapshot: snap, Source: r.src, Set: set}
 	if last := s.last; last != nil && last.Snapshot.Revision == snap.Revision && last.Source == r.src {
 		rev.Objects, rev.Config = last.Objects, last.Config
-	} else {
-		if rev.Config, err = readSetConfig(snap, r.src); err != nil {
-			return nil, err
-		}
-		objects, err := render.RenderWith(ctx, snap.FS, dir(r.src), s.renderOptions(snap, r.src.Repo, s.namespace, false))
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, &RevisionError{Revision: snap.Revision, Repo: r.src.Repo, Err: err, bad: badManifests(err) && !transient(err)}
-		}
-		rev.Objects = withoutImageConfig(objects) // configuration of images, never applied
+		return rev, nil
 	}
-	plan, err := s.cluster.plan(rev.Objects, apply.PlanOptions{DefaultNamespace: s.namespace, SetID: set.ID})
+	if rev.Config, err = readSetConfig(snap, r.src); err != nil {
+		return nil, err
+	}
+	objects, err := s.renderCommit(ctx, snap, r.src.Repo, dir(r.src), s.namespace)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &RevisionError{Revision: snap.Revision, Repo: r.src.Repo, Err: err, bad: !transient(err)}
+		return nil, &RevisionError{Revision: snap.Revision, Repo: r.src.Repo, Err: err, bad: badManifests(err) && !transient(err)}
 	}
-	rev.Plan = plan
-	s.last = rev
+	rev.Objects = objects
 	return rev, nil
 }
 

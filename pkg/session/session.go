@@ -95,6 +95,8 @@ type Session struct {
 	resolved *resolved          // the source, once resolved
 	repo     *source.Repository // as last opened
 	last     *Revision          // the last revision read, reused for the same commit
+
+	fleet *fleetMember // set when the session is one target of a fleet run (fleet.go)
 }
 
 // resolved is the source of a session: the spec to open and what the

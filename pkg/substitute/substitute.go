@@ -49,21 +49,9 @@ type Options struct {
 
 var name = regexp.MustCompile(`^[_a-zA-Z][_a-zA-Z0-9]*$`)
 
-// Error is a substitution that failed in one object.
-type Error struct {
-	Origin render.Origin
-	Object string // Kind namespace/name
-	Err    error
-}
-
-func (e *Error) Error() string {
-	return fmt.Sprintf("%s: %s: %v", e.Origin.String(), e.Object, e.Err)
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
 // Objects substitutes the variables in the objects, in place. Every object
-// that fails is reported, joined.
+// that fails is reported, as a *render.Error (the object's file) naming
+// the object; they are joined.
 func Objects(objects []render.Object, opts Options) error {
 	var errs []error
 	for _, o := range objects {
@@ -72,7 +60,7 @@ func Objects(objects []render.Object, opts Options) error {
 		}
 		content, err := object(o.Object.Object, opts)
 		if err != nil {
-			errs = append(errs, &Error{Origin: o.Origin, Object: describe(o.Object), Err: err})
+			errs = append(errs, &render.Error{Origin: o.Origin, Err: fmt.Errorf("%s: %w", describe(o.Object), err)})
 			continue
 		}
 		o.Object.Object = content
