@@ -17,6 +17,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/apply"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/fleetrun"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/session"
 )
@@ -47,6 +48,9 @@ type Options struct {
 	Output         string
 	Force          bool
 	DependsOn      syncflags.DependsOn
+	Fleet          fleetrun.Flags
+
+	fleetBase session.Options // the options every target shares (fleet.go)
 
 	// pruneNamed: --prune was given on the command line.
 	pruneNamed bool
@@ -93,6 +97,7 @@ every member of theirs is healthy.`,
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml. Default: a line per object and a summary.")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "Sync the set even when it is suspended; it stays suspended.")
 	syncflags.AddDependsOnFlag(cmd, &o.DependsOn)
+	o.Fleet.AddFlags(cmd)
 	return cmd
 }
 
@@ -101,6 +106,9 @@ func (o *Options) CompleteArgs(args []string) error { return o.Source.NameFromAr
 
 // Complete builds the session from the flags and the environment.
 func (o *Options) Complete(cmd *cobra.Command) (err error) {
+	if o.Fleet.Enabled() {
+		return o.completeFleet(cmd)
+	}
 	o.pruneNamed = cmd.Flags().Changed("prune")
 	o.session, err = o.Source.SetSession(cmd, o.factory, o.ErrOut)
 	return err
@@ -159,6 +167,9 @@ func describePending(pending []apply.Pending) string {
 
 // Run syncs.
 func (o *Options) Run(ctx context.Context) error {
+	if o.Fleet.Enabled() {
+		return o.runFleet(ctx)
+	}
 	progress := cmdutil.NewProgress(o.ErrOut)
 	res, err := o.session.Sync(ctx, session.SyncRequest{
 		Apply: apply.Options{
