@@ -15,6 +15,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/apply"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/fleetrun"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/session"
 )
@@ -34,6 +35,9 @@ type Options struct {
 	ForceConflicts bool
 	Concurrency    int
 	Output         string
+	Fleet          fleetrun.Flags
+
+	fleetBase session.Options // the options every target shares (fleet.go)
 
 	// pruneNamed: --prune was given on the command line.
 	pruneNamed bool
@@ -71,6 +75,7 @@ on error.`,
 		RunE:              cmdutil.RunE(o),
 	}
 	o.Source.AddFlags(cmd)
+	o.Fleet.AddFlags(cmd)
 	syncflags.AddApplyFlags(cmd, &o.Prune, &o.ForceConflicts, &o.Concurrency)
 	syncflags.AddOwnershipFlags(cmd, &o.Adopt, &o.AllowEmpty)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml. Default: unified diffs and a summary.")
@@ -92,6 +97,9 @@ func (o *Options) CompleteArgs(args []string) error { return o.Source.NameFromAr
 
 // Complete builds the session from the flags and the environment.
 func (o *Options) Complete(cmd *cobra.Command) error {
+	if o.Fleet.Enabled() {
+		return o.completeFleet(cmd)
+	}
 	o.pruneNamed = cmd.Flags().Changed("prune")
 	var err error
 	if o.session, err = o.Source.SetSession(cmd, o.factory, o.ErrOut); err != nil {
@@ -111,6 +119,9 @@ func (o *Options) Validate() error {
 // Run diffs. It returns an ExitError with code 1 when something would
 // change, and code 2 on failure.
 func (o *Options) Run(ctx context.Context) error {
+	if o.Fleet.Enabled() {
+		return o.runFleet(ctx)
+	}
 	progress := cmdutil.NewProgress(o.ErrOut)
 	res, err := o.session.Diff(ctx, session.SyncRequest{
 		Apply: apply.Options{

@@ -18,6 +18,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/applyset"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/completion"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/fleetrun"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/syncflags"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/session"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/sourcetrust"
@@ -33,6 +34,7 @@ const example = `  # Show the set web: where it syncs from, its last runs, its o
 type Options struct {
 	Name   string
 	Output string
+	Fleet  fleetrun.Flags
 
 	factory kcmdutil.Factory
 	genericiooptions.IOStreams
@@ -48,6 +50,16 @@ func NewCmdStatus(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completion.SetNameArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Fleet.Enabled() {
+				if err := o.Fleet.Complete(cmd); err != nil {
+					return err
+				}
+				if err := cmdutil.ValidateOutput(o.Output, "json", "yaml"); err != nil {
+					return err
+				}
+				cmd.SilenceUsage = true
+				return o.runFleet(cmd.Context())
+			}
 			if err := syncflags.NameFromArgs(&o.Name, args); err != nil {
 				return err
 			}
@@ -60,6 +72,7 @@ func NewCmdStatus(f kcmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 	}
 	cmd.Flags().StringVar(&o.Name, "name", "", "Name of the sync set.")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml.")
+	o.Fleet.AddFlags(cmd)
 	return cmd
 }
 
