@@ -151,6 +151,14 @@ targets:
 		t.Errorf("--target nope: exit %d\n%s", bad.code, bad.stderr)
 	}
 
+	// --target completes from the fleet file.
+	comp := mustKubectl(t, "gitops", "__complete", "sync", "--fleet", fleetFile, "--target", "")
+	for _, name := range []string{"one", "two", "three"} {
+		if !strings.Contains(comp.stdout, name+"\n") {
+			t.Errorf("--target completion lacks %s:\n%s", name, comp.stdout)
+		}
+	}
+
 	// The third API server goes down: the others sync, the table names the
 	// failure, the exit status is 1.
 	if err := three.StopAPIServer(); err != nil {
