@@ -28,8 +28,9 @@ const example = `  # Sync the manifests under deploy/ of a remote repository's m
   # Sync a local repository's committed HEAD, and wait until everything is ready
   kubectl gitops sync web --repo . --path deploy --wait --timeout 5m
 
-  # Sync again from the source the set recorded last time
+  # Sync again from the source the set recorded last time (NAME or --name NAME)
   kubectl gitops sync web
+  kubectl gitops sync --name web
 
   # See what would change, without changing anything
   kubectl gitops sync web --dry-run=server`
