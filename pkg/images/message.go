@@ -2,7 +2,10 @@ package images
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -60,12 +63,17 @@ func (c Changed) Objects() ObjectChanges {
 	return out
 }
 
-// Changes returns every change.
+// Changes returns every change, in a stable order: by file, then object,
+// then as they were made.
 func (c Changed) Changes() []TemplateChange {
 	var out []TemplateChange
-	for _, objs := range c.FileChanges {
-		for _, chs := range objs {
-			out = append(out, chs...)
+	for _, file := range slices.Sorted(maps.Keys(c.FileChanges)) {
+		objs := c.FileChanges[file]
+		ids := slices.SortedFunc(maps.Keys(objs), func(a, b ObjectIdentifier) int {
+			return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Kind, b.Kind), strings.Compare(a.Name, b.Name), strings.Compare(a.APIVersion, b.APIVersion))
+		})
+		for _, id := range ids {
+			out = append(out, objs[id]...)
 		}
 	}
 	return out
