@@ -198,7 +198,7 @@ func TestReplicasLeftToAutoscaler(t *testing.T) {
 	if l := lineOf(res, id); !strings.Contains(l.Message, "web-hpa") {
 		t.Fatalf("line %+v does not say why", l)
 	}
-	entry, replicas, gen := ours()
+	entry, replicas, _ := ours()
 	writes := 0
 	if entry != before {
 		writes++
@@ -213,7 +213,7 @@ func TestReplicasLeftToAutoscaler(t *testing.T) {
 		if _, err := deployments.UpdateScale(e.ctx, "web", scale, metav1.UpdateOptions{FieldManager: "autoscaler"}); err != nil {
 			t.Fatal(err)
 		}
-		_, _, gen = ours()
+		_, _, gen := ours()
 		for range 3 {
 			before = entry
 			e.sync(files, forced)

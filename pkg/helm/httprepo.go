@@ -66,7 +66,7 @@ func (r *Renderer) fetchHTTP(ctx context.Context, repoURL, name, version string,
 		if version == "" {
 			version = "*"
 		}
-		return nil, src, fmt.Errorf("no version %s of chart %s in %s (%v): check the chart's name and version", version, name, redact(base), err)
+		return nil, src, fmt.Errorf("no version %s of chart %s in %s (%w): check the chart's name and version", version, name, redact(base), err)
 	}
 	if len(cv.URLs) == 0 {
 		return nil, src, fmt.Errorf("the index of %s lists %s %s without a URL", redact(base), name, cv.Version)

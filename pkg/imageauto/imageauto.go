@@ -615,7 +615,7 @@ func checkTemplate(t string) error {
 	tree := parse.New("messageTemplate")
 	tree.Mode = parse.SkipFuncCheck
 	if _, err := tree.Parse(t, "", "", map[string]*parse.Tree{}); err != nil {
-		return fmt.Errorf("not a valid Go template: %v", err)
+		return fmt.Errorf("not a valid Go template: %w", err)
 	}
 	return nil
 }

@@ -250,8 +250,8 @@ func (f *Flux) Automation(name string) (*imageauto.ImageUpdateAutomation, error)
 	as := f.Config.Automations
 	var names []string
 	for i, a := range as {
-		names = append(names, a.ObjectRef.String())
-		if name != "" && (a.ObjectRef.String() == name || a.Name == name) {
+		names = append(names, a.String())
+		if name != "" && (a.String() == name || a.Name == name) {
 			return &as[i], nil
 		}
 	}

@@ -78,7 +78,7 @@ func TestSyncPassesTheSetConfigsRulesAndRecordsThem(t *testing.T) {
 	}
 
 	// A dry run passes the rules, and leaves the record's alone.
-	c.fakeCluster.set = &applyset.Set{ID: "applyset-x-v1", Exists: true}
+	c.set = &applyset.Set{ID: "applyset-x-v1", Exists: true}
 	if _, err := newSessionOn(t, factory, named("web", dir, "deploy"), c).Sync(context.Background(), SyncRequest{Apply: apply.Options{DryRun: true}}); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestSyncDependenciesFromTheSetConfig(t *testing.T) {
 
 	// A config without dependsOn follows the recorded ones.
 	commit(t, dir, "no dependsOn", map[string]string{"deploy/.gitops-set.yaml": setConfigHead})
-	c.fakeCluster.set.Record.DependsOn = []string{"cache"}
+	c.set.Record.DependsOn = []string{"cache"}
 	_, err = newSessionOn(t, factory, named("web", dir, "deploy"), c).Sync(context.Background(), SyncRequest{})
 	if !errors.As(err, &dep) || dep.Dependency != "cache" {
 		t.Fatalf("got %v; want the recorded cache not ready", err)

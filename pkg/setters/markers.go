@@ -232,7 +232,7 @@ func parseMarker(comment string) (PolicyRef, Part, error) {
 	text := strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(comment), "#"))
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(text), &obj); err != nil {
-		return PolicyRef{}, "", fmt.Errorf("the comment %s mentions %s but is not a JSON object (%v): %s", comment, MarkerKey, err, want)
+		return PolicyRef{}, "", fmt.Errorf("the comment %s mentions %s but is not a JSON object (%w): %s", comment, MarkerKey, err, want)
 	}
 	raw, ok := obj[MarkerKey]
 	if !ok || len(obj) != 1 {
