@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"path"
@@ -208,27 +207,21 @@ func (p *parser) parse(data []byte) *Config {
 		p.fail(bomb.Line, "%s", bomb.Msg)
 		return nil
 	}
-	dec := yamlv3.NewDecoder(bytes.NewReader(data))
-	var doc yamlv3.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			p.fail(0, "the file is empty: want apiVersion: %s, kind: %s and generators", supported(), Kind)
-		} else {
-			p.fail(0, "%v", err)
-		}
+	root, err := yamlguard.OneDocument(data)
+	var second *yamlguard.DocumentError
+	switch {
+	case errors.Is(err, yamlguard.ErrEmpty):
+		p.fail(0, "the file is empty: want apiVersion: %s, kind: %s and generators", supported(), Kind)
 		return nil
-	}
-	var extra yamlv3.Node
-	if err := dec.Decode(&extra); err == nil {
-		p.fail(extra.Line, "the file holds more than one YAML document; put everything in one")
+	case errors.As(err, &second):
+		p.fail(second.Line, "%v", err)
 		return nil
-	} else if !errors.Is(err, io.EOF) {
+	case err != nil:
 		p.fail(0, "%v", err)
 		return nil
 	}
-	root := doc.Content[0]
 	if root.Kind != yamlv3.MappingNode {
-		p.fail(root.Line, "the config must be a mapping, not %s", describe(root))
+		p.fail(root.Line, "the config must be a mapping, not %s", yamlguard.Describe(root))
 		return nil
 	}
 	version := lookup(root, "apiVersion")
@@ -239,7 +232,7 @@ func (p *parser) parse(data []byte) *Config {
 	decode, ok := decoders[version.Value]
 	switch {
 	case version.Kind != yamlv3.ScalarNode:
-		p.fail(version.Line, "apiVersion must be a string, not %s: want %s", describe(version), supported())
+		p.fail(version.Line, "apiVersion must be a string, not %s: want %s", yamlguard.Describe(version), supported())
 		return nil
 	case !ok:
 		p.fail(version.Line, "apiVersion %q is not supported: want %s", version.Value, supported())
@@ -423,7 +416,7 @@ func decodeV1alpha1(p *parser, data []byte, root *yamlv3.Node) *Config {
 	case k == nil:
 		p.fail(raw.At.line, "kind is missing: want %s", Kind)
 	case k.Kind != yamlv3.ScalarNode:
-		p.fail(k.Line, "kind must be a string, not %s: want %s", describe(k), Kind)
+		p.fail(k.Line, "kind must be a string, not %s: want %s", yamlguard.Describe(k), Kind)
 	case k.Value != Kind:
 		p.fail(k.Line, "kind %q is not supported: want %s", k.Value, Kind)
 	}
@@ -531,7 +524,7 @@ func (p *parser) function(f *v1alpha1Function) *Function {
 	}
 	if c := f.Config.n; c != nil {
 		if c.Kind != yamlv3.MappingNode {
-			p.fail(c.Line, "function config must be a mapping (the functionConfig object), not %s", describe(c))
+			p.fail(c.Line, "function config must be a mapping (the functionConfig object), not %s", yamlguard.Describe(c))
 		} else {
 			fn.Config = yaml.NewRNode(c)
 		}
@@ -544,7 +537,7 @@ func (p *parser) str(n *yamlv3.Node) string {
 		return ""
 	}
 	if n.Kind != yamlv3.ScalarNode {
-		p.fail(n.Line, "want a string, not %s", describe(n))
+		p.fail(n.Line, "want a string, not %s", yamlguard.Describe(n))
 		return ""
 	}
 	return n.Value
@@ -553,7 +546,7 @@ func (p *parser) str(n *yamlv3.Node) string {
 func (p *parser) bool(n *yamlv3.Node, what string) bool {
 	var b bool
 	if n.Kind != yamlv3.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
-		p.fail(n.Line, "%s must be true or false, not %s", what, describe(n))
+		p.fail(n.Line, "%s must be true or false, not %s", what, yamlguard.Describe(n))
 	}
 	return b
 }
@@ -563,7 +556,7 @@ func (p *parser) seq(n *yamlv3.Node, what string) []*yamlv3.Node {
 		return nil
 	}
 	if n.Kind != yamlv3.SequenceNode {
-		p.fail(n.Line, "%s must be a list, not %s", what, describe(n))
+		p.fail(n.Line, "%s must be a list, not %s", what, yamlguard.Describe(n))
 		return nil
 	}
 	return n.Content
@@ -578,7 +571,7 @@ func (p *parser) argv(n *yamlv3.Node, what string) []string {
 	before := len(p.errs)
 	for _, a := range p.seq(n, what) {
 		if a.Kind != yamlv3.ScalarNode {
-			p.fail(a.Line, "%s: each argument must be a string, not %s", what, describe(a))
+			p.fail(a.Line, "%s: each argument must be a string, not %s", what, yamlguard.Describe(a))
 			continue
 		}
 		out = append(out, a.Value)
@@ -599,21 +592,6 @@ func (p *parser) timeout(n *yamlv3.Node) time.Duration {
 		return DefaultTimeout
 	}
 	return d
-}
-
-func describe(n *yamlv3.Node) string {
-	switch n.Kind {
-	case yamlv3.MappingNode:
-		return "a mapping"
-	case yamlv3.SequenceNode:
-		return "a list"
-	case yamlv3.ScalarNode:
-		if n.ShortTag() == "!!null" {
-			return "null"
-		}
-		return strconv.Quote(n.Value)
-	}
-	return "something else"
 }
 
 // NotAllowedError is the error for a config whose programs the user did

@@ -19,10 +19,8 @@
 package setconfig
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"strings"
@@ -172,27 +170,21 @@ var fields = []string{"apiVersion", "kind", "dependsOn", "healthChecks"}
 
 func (p *parser) parse(data []byte) *Config {
 	cfg := &Config{File: p.file}
-	dec := yamlv3.NewDecoder(bytes.NewReader(data))
-	var doc yamlv3.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			p.fail(0, "the file is empty: want apiVersion: %s and kind: %s", APIVersion, Kind)
-		} else {
-			p.fail(0, "%v", err)
-		}
+	root, err := yamlguard.OneDocument(data)
+	var second *yamlguard.DocumentError
+	switch {
+	case errors.Is(err, yamlguard.ErrEmpty):
+		p.fail(0, "the file is empty: want apiVersion: %s and kind: %s", APIVersion, Kind)
 		return cfg
-	}
-	var extra yamlv3.Node
-	if err := dec.Decode(&extra); err == nil {
-		p.fail(extra.Line, "the file holds more than one YAML document; put everything in one")
+	case errors.As(err, &second):
+		p.fail(second.Line, "%v", err)
 		return cfg
-	} else if !errors.Is(err, io.EOF) {
+	case err != nil:
 		p.fail(0, "%v", err)
 		return cfg
 	}
-	root := doc.Content[0]
 	if root.Kind != yamlv3.MappingNode {
-		p.fail(root.Line, "the set config must be a mapping, not %s", describe(root))
+		p.fail(root.Line, "the set config must be a mapping, not %s", yamlguard.Describe(root))
 		return cfg
 	}
 	seen := map[string]int{}
@@ -238,7 +230,7 @@ func (p *parser) scalar(n *yamlv3.Node, rootLine int, field, want string) {
 	case n == nil:
 		p.fail(rootLine, "%s is missing: want %s", field, want)
 	case n.Kind != yamlv3.ScalarNode:
-		p.fail(n.Line, "%s must be a string, not %s: want %s", field, describe(n), want)
+		p.fail(n.Line, "%s must be a string, not %s: want %s", field, yamlguard.Describe(n), want)
 	case n.Value != want:
 		p.fail(n.Line, "%s %q is not supported: want %s", field, n.Value, want)
 	}
@@ -249,7 +241,7 @@ func (p *parser) dependsOn(n *yamlv3.Node) []Dependency {
 		return []Dependency{}
 	}
 	if n.Kind != yamlv3.SequenceNode {
-		p.fail(n.Line, "dependsOn must be a list of sync sets (NAME or NAMESPACE/NAME), not %s", describe(n))
+		p.fail(n.Line, "dependsOn must be a list of sync sets (NAME or NAMESPACE/NAME), not %s", yamlguard.Describe(n))
 		return nil
 	}
 	if len(n.Content) > MaxDependsOn {
@@ -263,7 +255,7 @@ func (p *parser) dependsOn(n *yamlv3.Node) []Dependency {
 			item = item.Alias
 		}
 		if item.Kind != yamlv3.ScalarNode || item.ShortTag() == "!!null" {
-			p.fail(item.Line, "dependsOn: each entry must be a sync set's name (NAME or NAMESPACE/NAME), not %s", describe(item))
+			p.fail(item.Line, "dependsOn: each entry must be a sync set's name (NAME or NAMESPACE/NAME), not %s", yamlguard.Describe(item))
 			continue
 		}
 		if err := checkSetName(item.Value); err != nil {
@@ -315,19 +307,4 @@ func (p *parser) healthChecks(n *yamlv3.Node) []health.Rule {
 		}
 	}
 	return rules
-}
-
-func describe(n *yamlv3.Node) string {
-	switch n.Kind {
-	case yamlv3.MappingNode:
-		return "a mapping"
-	case yamlv3.SequenceNode:
-		return "a list"
-	case yamlv3.ScalarNode:
-		if n.ShortTag() == "!!null" {
-			return "null"
-		}
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return "something else"
 }

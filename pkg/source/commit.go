@@ -214,28 +214,41 @@ func (r *Repository) commitLocal(wt string, branch plumbing.ReferenceName, p *pe
 	return commit, nil
 }
 
-func (r *Repository) updateRemote(ctx context.Context, ref string, author Author, edit EditFunc) (*CommitResult, error) {
-	auth, err := newAuth(r.remote, r.spec.Auth)
+// beginPush readies the clone of a remote for a commit on branch ref: it
+// takes the clone's lock (one process at a time fetches into and pushes
+// from a clone), fetches, and resolves the branch. done releases the lock
+// and the credentials.
+func (r *Repository) beginPush(ctx context.Context, ref string) (auth *authMethod, branch plumbing.ReferenceName, done func(), err error) {
+	auth, err = newAuth(r.remote, r.spec.Auth)
 	if err != nil {
-		return nil, err
+		return nil, "", nil, err
 	}
-	defer auth.close()
-	// One process at a time fetches into and pushes from a clone.
 	unlock, err := lockFile(ctx, r.dir+".lock")
 	if err != nil {
-		return nil, err
+		auth.close()
+		return nil, "", nil, err
 	}
-	defer unlock()
-
+	done = func() { unlock(); auth.close() }
 	if err := r.refresh(ctx, auth); err != nil {
-		return nil, err
+		done()
+		return nil, "", nil, err
 	}
 	r.store.mu.Lock()
-	branch, err := r.branchFor(ref, false)
+	branch, err = r.branchFor(ref, false)
 	r.store.mu.Unlock()
+	if err != nil {
+		done()
+		return nil, "", nil, err
+	}
+	return auth, branch, done, nil
+}
+
+func (r *Repository) updateRemote(ctx context.Context, ref string, author Author, edit EditFunc) (*CommitResult, error) {
+	auth, branch, done, err := r.beginPush(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	res := &CommitResult{Branch: branch.Short()}
 	for {
 		res.Attempts++

@@ -48,25 +48,11 @@ func (r *Repository) UpdateReview(ctx context.Context, ref, review string, autho
 	if strings.HasPrefix(review, "refs/") || strings.HasPrefix(review, "-") || reviewRef.Validate() != nil {
 		return nil, fmt.Errorf("review branch %q is not a valid branch name", review)
 	}
-	auth, err := newAuth(r.remote, r.spec.Auth)
+	auth, branch, done, err := r.beginPush(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	defer auth.close()
-	unlock, err := lockFile(ctx, r.dir+".lock")
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if err := r.refresh(ctx, auth); err != nil {
-		return nil, err
-	}
-	r.store.mu.Lock()
-	branch, err := r.branchFor(ref, false)
-	r.store.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
+	defer done()
 	if branch == reviewRef {
 		return nil, fmt.Errorf("the review branch %s is the branch the change is made on: name another branch for review", review)
 	}

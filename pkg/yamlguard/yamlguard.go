@@ -335,3 +335,52 @@ func size(n int) string {
 		return fmt.Sprintf("%d bytes", n)
 	}
 }
+
+// ErrEmpty is OneDocument's error for data that holds no document.
+var ErrEmpty = errors.New("the file is empty")
+
+// OneDocument decodes data, a file that must hold exactly one YAML
+// document, and returns the document's root node. Data without a document
+// is ErrEmpty; a second document is a *DocumentError at its line; data
+// that does not parse is the decoder's error. Callers run Check first.
+func OneDocument(data []byte) (*yamlv3.Node, error) {
+	dec := yamlv3.NewDecoder(bytes.NewReader(data))
+	var doc yamlv3.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, ErrEmpty
+		}
+		return nil, err
+	}
+	var extra yamlv3.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &DocumentError{Line: extra.Line}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return doc.Content[0], nil
+}
+
+// DocumentError is a second document in a file that must hold one.
+type DocumentError struct{ Line int }
+
+func (e *DocumentError) Error() string {
+	return "the file holds more than one YAML document; put everything in one"
+}
+
+// Describe says what a node is, for an error that expected another kind:
+// "a mapping", "a list", "null" or the scalar quoted.
+func Describe(n *yamlv3.Node) string {
+	switch n.Kind {
+	case yamlv3.MappingNode:
+		return "a mapping"
+	case yamlv3.SequenceNode:
+		return "a list"
+	case yamlv3.ScalarNode:
+		if n.ShortTag() == "!!null" {
+			return "null"
+		}
+		return strconv.Quote(n.Value)
+	}
+	return "something else"
+}

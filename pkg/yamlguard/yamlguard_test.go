@@ -109,3 +109,19 @@ func hasAlias(n *yamlv3.Node) bool {
 	}
 	return false
 }
+
+func TestOneDocument(t *testing.T) {
+	if root, err := OneDocument([]byte("a: 1\n")); err != nil || root.Kind != yamlv3.MappingNode {
+		t.Fatalf("one document: %v, %v", root, err)
+	}
+	if _, err := OneDocument([]byte("# nothing\n")); !errors.Is(err, ErrEmpty) {
+		t.Errorf("no document: %v, want ErrEmpty", err)
+	}
+	var second *DocumentError
+	if _, err := OneDocument([]byte("a: 1\n---\nb: 2\n")); !errors.As(err, &second) || second.Line == 0 {
+		t.Errorf("two documents: %v, want a DocumentError with its line", err)
+	}
+	if _, err := OneDocument([]byte("a: [\n")); err == nil || errors.Is(err, ErrEmpty) {
+		t.Errorf("bad YAML: %v, want the decoder's error", err)
+	}
+}

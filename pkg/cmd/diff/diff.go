@@ -116,14 +116,10 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// Run diffs. It returns an ExitError with code 1 when something would
-// change, and code 2 on failure.
-func (o *Options) Run(ctx context.Context) error {
-	if o.Fleet.Enabled() {
-		return o.runFleet(ctx)
-	}
-	progress := cmdutil.NewProgress(o.ErrOut)
-	res, err := o.session.Diff(ctx, session.SyncRequest{
+// request is what the flags ask of a diff, for one set or each target of
+// a fleet.
+func (o *Options) request() session.SyncRequest {
+	return session.SyncRequest{
 		Apply: apply.Options{
 			ForceConflicts: o.ForceConflicts,
 			Prune:          o.Prune,
@@ -131,9 +127,20 @@ func (o *Options) Run(ctx context.Context) error {
 			AllowEmpty:     o.AllowEmpty,
 			Concurrency:    o.Concurrency,
 		},
-		Progress:   cmdutil.SessionProgress(progress, o.ErrOut),
 		PruneNamed: o.pruneNamed,
-	})
+	}
+}
+
+// Run diffs. It returns an ExitError with code 1 when something would
+// change, and code 2 on failure.
+func (o *Options) Run(ctx context.Context) error {
+	if o.Fleet.Enabled() {
+		return o.runFleet(ctx)
+	}
+	progress := cmdutil.NewProgress(o.ErrOut)
+	req := o.request()
+	req.Progress = cmdutil.SessionProgress(progress, o.ErrOut)
+	res, err := o.session.Diff(ctx, req)
 	progress.Done()
 	if res != nil {
 		cmdutil.PrintWarnings(o.ErrOut, res.Result)

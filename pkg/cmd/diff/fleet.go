@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/apply"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/fleetrun"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/fleet"
@@ -30,23 +29,12 @@ func (o *Options) completeFleet(cmd *cobra.Command) (err error) {
 func (o *Options) runFleet(ctx context.Context) error {
 	shared := session.NewFleet()
 	rows := o.Fleet.Run(ctx, func(ctx context.Context, t fleet.Target) (row fleetrun.Row) {
-		opts, err := fleetrun.Options(o.fleetBase, t, o.ErrOut)
+		s, err := o.Fleet.Session(o.fleetBase, t, shared, o.ErrOut)
 		if err != nil {
 			row.Err = err
 			return row
 		}
-		s := session.New(o.Fleet.Factory(t), opts)
-		s.JoinFleet(shared, t.Variables, t.VariablesKey())
-		res, err := s.Diff(ctx, session.SyncRequest{
-			Apply: apply.Options{
-				ForceConflicts: o.ForceConflicts,
-				Prune:          o.Prune,
-				Adopt:          o.Adopt,
-				AllowEmpty:     o.AllowEmpty,
-				Concurrency:    o.Concurrency,
-			},
-			PruneNamed: o.pruneNamed,
-		})
+		res, err := s.Diff(ctx, o.request())
 		row.SetCounts(res)
 		row.Err = err
 		return row

@@ -132,6 +132,19 @@ func Options(base session.Options, t fleet.Target, warnings io.Writer) (session.
 	return o, o.Validate()
 }
 
+// Session returns the session of target t in a fleet run: the options of
+// Options, the target's own cluster, and the repository and renderings
+// shared with the other targets of the run.
+func (f *Flags) Session(base session.Options, t fleet.Target, shared *session.Fleet, warnings io.Writer) (*session.Session, error) {
+	opts, err := Options(base, t, warnings)
+	if err != nil {
+		return nil, err
+	}
+	s := session.New(f.Factory(t), opts)
+	s.JoinFleet(shared, t.Variables, t.VariablesKey())
+	return s, nil
+}
+
 // Row is one target's outcome.
 type Row struct {
 	Target     string `json:"target"`

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/apply"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/cmdutil"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/cmd/fleetrun"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/fleet"
@@ -28,28 +27,12 @@ func (o *Options) completeFleet(cmd *cobra.Command) (err error) {
 func (o *Options) runFleet(ctx context.Context) error {
 	shared := session.NewFleet()
 	rows := o.Fleet.Run(ctx, func(ctx context.Context, t fleet.Target) (row fleetrun.Row) {
-		opts, err := fleetrun.Options(o.fleetBase, t, o.ErrOut)
+		s, err := o.Fleet.Session(o.fleetBase, t, shared, o.ErrOut)
 		if err != nil {
 			row.Err = err
 			return row
 		}
-		s := session.New(o.Fleet.Factory(t), opts)
-		s.JoinFleet(shared, t.Variables, t.VariablesKey())
-		res, err := s.Sync(ctx, session.SyncRequest{
-			Apply: apply.Options{
-				ForceConflicts: o.ForceConflicts,
-				DryRun:         o.DryRun == "server",
-				Prune:          o.Prune,
-				Adopt:          o.Adopt,
-				AllowEmpty:     o.AllowEmpty,
-				Wait:           o.Wait,
-				Timeout:        o.Timeout,
-				Concurrency:    o.Concurrency,
-			},
-			Force:      o.Force,
-			DependsOn:  o.DependsOn.Names(),
-			PruneNamed: o.pruneNamed,
-		})
+		res, err := s.Sync(ctx, o.request())
 		row.SetCounts(res)
 		if err == nil && res != nil && res.Result != nil && len(res.NotReady) > 0 {
 			row.Err = errNotReady(len(res.NotReady))

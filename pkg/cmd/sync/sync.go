@@ -166,13 +166,10 @@ func describePending(pending []apply.Pending) string {
 	return strings.Join(parts, ", ")
 }
 
-// Run syncs.
-func (o *Options) Run(ctx context.Context) error {
-	if o.Fleet.Enabled() {
-		return o.runFleet(ctx)
-	}
-	progress := cmdutil.NewProgress(o.ErrOut)
-	res, err := o.session.Sync(ctx, session.SyncRequest{
+// request is what the flags ask of a sync, for one set or each target of
+// a fleet.
+func (o *Options) request() session.SyncRequest {
+	return session.SyncRequest{
 		Apply: apply.Options{
 			ForceConflicts: o.ForceConflicts,
 			DryRun:         o.DryRun == "server",
@@ -182,13 +179,23 @@ func (o *Options) Run(ctx context.Context) error {
 			Wait:           o.Wait,
 			Timeout:        o.Timeout,
 			Concurrency:    o.Concurrency,
-			OnWait:         o.waitReporter(progress),
 		},
-		Progress:   cmdutil.SessionProgress(progress, o.ErrOut),
 		Force:      o.Force,
 		DependsOn:  o.DependsOn.Names(),
 		PruneNamed: o.pruneNamed,
-	})
+	}
+}
+
+// Run syncs.
+func (o *Options) Run(ctx context.Context) error {
+	if o.Fleet.Enabled() {
+		return o.runFleet(ctx)
+	}
+	progress := cmdutil.NewProgress(o.ErrOut)
+	req := o.request()
+	req.Apply.OnWait = o.waitReporter(progress)
+	req.Progress = cmdutil.SessionProgress(progress, o.ErrOut)
+	res, err := o.session.Sync(ctx, req)
 	progress.Done()
 	if res != nil {
 		cmdutil.PrintWarnings(o.ErrOut, res.Result)
